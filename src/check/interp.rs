@@ -1,0 +1,76 @@
+//! Interpolation in kind files: `"postgres:{{ version }}-alpine"`. Kind
+//! strings are minijinja templates rendered with the instance's fields;
+//! user strings are never templates.
+//!
+//! Secrets cross a template as sentinels (private-use characters that no
+//! checked input may contain) and come out as [`Part::Secret`], so a secret
+//! can flow into a URL without its value ever being known here.
+
+use indexmap::IndexMap;
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+use crate::model::{Part, Text};
+
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+/// The sentinel standing for the secret held in environment variable `var`.
+pub fn secret_sentinel(var: &str) -> String {
+    format!("{OPEN}{var}{CLOSE}")
+}
+
+/// True when `text` contains characters reserved for sentinels.
+pub fn has_reserved(text: &str) -> bool {
+    text.contains([OPEN, CLOSE])
+}
+
+/// Splits rendered output back into literal and secret parts.
+pub fn to_text(rendered: &str) -> Text {
+    let mut parts = Vec::new();
+    let mut rest = rendered;
+    while let Some(open) = rest.find(OPEN) {
+        if open > 0 {
+            parts.push(Part::Literal(rest[..open].to_string()));
+        }
+        let after = &rest[open + OPEN.len_utf8()..];
+        let close = after.find(CLOSE).expect("sentinels are produced in pairs");
+        parts.push(Part::Secret(after[..close].to_string()));
+        rest = &after[close + CLOSE.len_utf8()..];
+    }
+    if !rest.is_empty() || parts.is_empty() {
+        parts.push(Part::Literal(rest.to_string()));
+    }
+    Text(parts)
+}
+
+/// The environment kind strings are rendered in.
+pub struct Interpolator {
+    env: Environment<'static>,
+}
+
+impl Default for Interpolator {
+    fn default() -> Self {
+        let mut env = Environment::new();
+        // A kind that names a field it does not have is a bug in the kind file;
+        // truthiness tests on absent optional fields are allowed.
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        Self { env }
+    }
+}
+
+impl Interpolator {
+    /// Renders one kind string.
+    ///
+    /// # Errors
+    /// The template error's message, for a diagnostic on the kind file.
+    pub fn render(&self, template: &str, context: &IndexMap<String, Value>) -> Result<Text, String> {
+        if !template.contains("{{") && !template.contains("{%") {
+            return Ok(Text::literal(template));
+        }
+        let context: std::collections::BTreeMap<&str, &Value> = context.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        self.env.render_str(template, context).map(|rendered| to_text(&rendered)).map_err(|error| match error.detail() {
+            Some(detail) => format!("{}: {detail}", error.kind()),
+            None => error.kind().to_string(),
+        })
+    }
+}

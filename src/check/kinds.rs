@@ -1,0 +1,187 @@
+//! Kind files → [`KindDef`]: a kind's schema (its fields), the properties it
+//! gives every instance (image, command, healthcheck, ...), its volumes and
+//! its exported attributes. The stdlib's kinds and a user's own kinds go
+//! through the same code.
+
+use indexmap::IndexMap;
+
+use super::types::Type;
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::syntax::{EntryKind, Expr, ExprKind, Ident, Item, Span};
+
+/// Where a kind was defined; its templates are looked up there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Stdlib,
+    User,
+}
+
+/// One declared field of a kind.
+#[derive(Debug, Clone)]
+pub struct FieldDef {
+    pub name: Ident,
+    pub ty: Type,
+    pub optional: bool,
+    pub default: Option<Expr>,
+}
+
+/// A kind, checked.
+#[derive(Debug, Clone)]
+pub struct KindDef {
+    pub name: Ident,
+    pub origin: Origin,
+    pub fields: IndexMap<String, FieldDef>,
+    pub properties: IndexMap<String, Expr>,
+    pub volumes: IndexMap<String, Expr>,
+    pub exports: IndexMap<String, Expr>,
+}
+
+/// The properties a kind body may set, with what each means to the emitters.
+pub const PROPERTIES: [&str; 16] = [
+    "image",
+    "build",
+    "stateful",
+    "port",
+    "command",
+    "env",
+    "health",
+    "workdir",
+    "read_only",
+    "tmpfs",
+    "cap_add",
+    "run_as",
+    "http_probe",
+    "dockerignore",
+    "proxy",
+    "base_image",
+];
+
+/// Names a kind may not use for fields because instances use them for
+/// something else.
+pub const RESERVED: [&str; 4] = ["env", "limits", "dev", "prod"];
+
+impl KindDef {
+    /// Reads one `kind` item.
+    pub fn from_item(item: &Item, origin: Origin) -> Result<KindDef, Vec<Diagnostic>> {
+        let Item::Kind { name, body } = item else { unreachable!("caller passes kind items only") };
+        let mut kind = KindDef {
+            name: name.clone(),
+            origin,
+            fields: IndexMap::new(),
+            properties: IndexMap::new(),
+            volumes: IndexMap::new(),
+            exports: IndexMap::new(),
+        };
+        let mut errors = Vec::new();
+        let mut seen: IndexMap<String, Span> = IndexMap::new();
+        let mut claim = |key: String, span: Span, errors: &mut Vec<Diagnostic>| -> bool {
+            if let Some(first) = seen.get(&key) {
+                errors.push(
+                    Diagnostic::error("E0103", format!("`{key}` is declared twice in kind `{}`", name.name), span, "declared again")
+                        .with_label(*first, "first declared here")
+                        .with_help("remove one of them"),
+                );
+                return false;
+            }
+            seen.insert(key, span);
+            true
+        };
+        for entry in &body.entries {
+            match &entry.kind {
+                EntryKind::Field { name: field, ty, default } => {
+                    if RESERVED.contains(&field.name.as_str()) {
+                        errors.push(
+                            Diagnostic::error(
+                                "E0401",
+                                format!("`{}` is reserved for every service", field.name),
+                                field.span,
+                                "reserved name",
+                            )
+                            .with_help("every service already has `env`, `limits`, `dev` and `prod`; choose another name"),
+                        );
+                        continue;
+                    }
+                    if !claim(field.name.clone(), field.span, &mut errors) {
+                        continue;
+                    }
+                    match Type::from_expr(ty) {
+                        Ok(checked) => {
+                            kind.fields.insert(
+                                field.name.clone(),
+                                FieldDef { name: field.clone(), ty: checked, optional: ty.optional, default: default.clone() },
+                            );
+                        }
+                        Err(error) => errors.push(error),
+                    }
+                }
+                EntryKind::Assign { name: property, value } => {
+                    if !PROPERTIES.contains(&property.name.as_str()) {
+                        errors.push(
+                            Diagnostic::error(
+                                "E0401",
+                                format!("kinds have no property `{}`", property.name),
+                                property.span,
+                                "unknown property",
+                            )
+                            .with_help(did_you_mean(&property.name, PROPERTIES))
+                            .with_help("declare a user-settable field with `field NAME : TYPE = DEFAULT`"),
+                        );
+                        continue;
+                    }
+                    if claim(format!("property {}", property.name), property.span, &mut errors) {
+                        kind.properties.insert(property.name.clone(), value.clone());
+                    }
+                }
+                EntryKind::Labeled { label, name: item, value } => {
+                    let target = match label.name.as_str() {
+                        "volume" => &mut kind.volumes,
+                        "export" => &mut kind.exports,
+                        other => {
+                            errors.push(
+                                Diagnostic::error("E0401", format!("unknown declaration `{other}` in a kind"), label.span, "unknown")
+                                    .with_help(did_you_mean(other, ["volume", "export", "field"])),
+                            );
+                            continue;
+                        }
+                    };
+                    if !matches!(value.kind, ExprKind::Str(_)) {
+                        errors.push(
+                            Diagnostic::error(
+                                "E0104",
+                                format!("`{} {}` must be a string", label.name, item.name),
+                                value.span,
+                                "expected a string",
+                            )
+                            .with_help("write the value in quotes; it may use `{{ field }}` interpolation"),
+                        );
+                        continue;
+                    }
+                    if claim(format!("{} {}", label.name, item.name), item.span, &mut errors) {
+                        target.insert(item.name.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(kind)
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn is_proxy(&self) -> bool {
+        matches!(self.properties.get("proxy").map(|e| &e.kind), Some(ExprKind::Bool(true)))
+    }
+}
+
+/// The kind files compiled into the binary, as (virtual path, text).
+pub fn stdlib_kinds() -> Vec<(String, &'static str)> {
+    static STDLIB: include_dir::Dir<'_> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/stdlib/kinds");
+    let mut files: Vec<_> = STDLIB
+        .files()
+        .filter(|file| file.path().extension().is_some_and(|ext| ext == "rag"))
+        .map(|file| (format!("<stdlib>/kinds/{}", file.path().display()), file.contents_utf8().expect("stdlib kinds are UTF-8")))
+        .collect();
+    files.sort();
+    files
+}

@@ -1,0 +1,514 @@
+//! Field types of kind files and the checking of one value against one type.
+
+use serde::Serialize;
+
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::model::{Alphabet, Schedule, SecretSource};
+use crate::syntax::{Expr, ExprKind, Ident, Span, TypeExpr};
+
+/// The type of a kind field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Type {
+    String,
+    Int,
+    Number,
+    Bool,
+    Port,
+    Size,
+    Duration,
+    Secret,
+    Schedule,
+    Health,
+    Service,
+    List(Box<Type>),
+    Enum(Vec<String>),
+}
+
+impl Type {
+    pub const NAMES: [&'static str; 13] =
+        ["string", "int", "number", "bool", "port", "size", "duration", "secret", "schedule", "health", "service", "list", "enum"];
+
+    /// Reads a type expression from a kind file.
+    pub fn from_expr(expr: &TypeExpr) -> Result<Type, Diagnostic> {
+        let name = expr.name.name.as_str();
+        let no_args = |ty: Type| {
+            if expr.args.is_empty() {
+                Ok(ty)
+            } else {
+                Err(Diagnostic::error("E0401", format!("type `{name}` takes no arguments"), expr.span, "unexpected arguments")
+                    .with_help("only `list(T)` and `enum(a, b, ...)` take arguments"))
+            }
+        };
+        match name {
+            "string" => no_args(Type::String),
+            "int" => no_args(Type::Int),
+            "number" => no_args(Type::Number),
+            "bool" => no_args(Type::Bool),
+            "port" => no_args(Type::Port),
+            "size" => no_args(Type::Size),
+            "duration" => no_args(Type::Duration),
+            "secret" => no_args(Type::Secret),
+            "schedule" => no_args(Type::Schedule),
+            "health" => no_args(Type::Health),
+            "service" => no_args(Type::Service),
+            "list" => {
+                match expr.args.as_slice() {
+                    [item] => Ok(Type::List(Box::new(Type::from_expr(item)?))),
+                    _ => Err(Diagnostic::error("E0401", "`list` takes exactly one item type", expr.span, "here")
+                        .with_help("write `list(string)`")),
+                }
+            }
+            "enum" => {
+                if expr.args.is_empty() {
+                    return Err(Diagnostic::error("E0401", "`enum` needs at least one member", expr.span, "here")
+                        .with_help("write `enum(a, b, c)`"));
+                }
+                Ok(Type::Enum(expr.args.iter().map(|arg| arg.name.name.clone()).collect()))
+            }
+            other => Err(Diagnostic::error("E0401", format!("unknown type `{other}`"), expr.name.span, "unknown type")
+                .with_help(did_you_mean(other, Type::NAMES))),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Type::String => "a string".into(),
+            Type::Int => "an integer".into(),
+            Type::Number => "a number".into(),
+            Type::Bool => "`true` or `false`".into(),
+            Type::Port => "a port (1-65535)".into(),
+            Type::Size => "a size (like `512mb`)".into(),
+            Type::Duration => "a duration (like `30s` or `7d`)".into(),
+            Type::Secret => "a secret (`generate(...)`, `required(...)` or a secret's name)".into(),
+            Type::Schedule => "a schedule (`daily(...)`, `weekly(...)`, `hourly(...)` or `cron(...)`)".into(),
+            Type::Health => "a healthcheck (`http(...)`, `cmd(...)`, `shell(...)` or `none()`)".into(),
+            Type::Service => "a service name".into(),
+            Type::List(item) => format!("a list of {}", item.describe()),
+            Type::Enum(members) => format!("one of {}", members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")),
+        }
+    }
+}
+
+/// A checked value, before references are bound.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Str(String),
+    Int(i64),
+    Number(f64),
+    Bool(bool),
+    Size {
+        bytes: u64,
+        text: String,
+    },
+    Duration {
+        seconds: u64,
+        text: String,
+    },
+    Enum(String),
+    List(Vec<Val>),
+    /// A secret created for this field (`generate` / `required`).
+    NewSecret(SecretSource),
+    /// A top-level secret named by the field.
+    SecretRef(Ident),
+    Schedule(Schedule),
+    Health(HealthSpec),
+    Service(Ident),
+}
+
+/// A healthcheck as written, before the kind's probe is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthSpec {
+    pub form: HealthForm,
+    pub interval: u64,
+    pub timeout: u64,
+    pub retries: u32,
+    pub start_period: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HealthForm {
+    Http(String),
+    Cmd(Vec<String>),
+    Shell(String),
+    None,
+}
+
+fn mismatch(expected: &Type, expr: &Expr) -> Diagnostic {
+    let mut diagnostic = Diagnostic::error(
+        "E0104",
+        format!("expected {}, found {}", expected.describe(), expr.kind.describe()),
+        expr.span,
+        format!("expected {}", expected.describe()),
+    );
+    diagnostic = match (expected, &expr.kind) {
+        (Type::Enum(members), ExprKind::Str(text)) if members.contains(text) => {
+            diagnostic.with_help(format!("write the member without quotes: `{text}`"))
+        }
+        (Type::String, ExprKind::Path(parts)) if parts.len() == 1 => {
+            diagnostic.with_help(format!("strings are quoted: `\"{}\"`", parts[0].name))
+        }
+        (Type::Size, ExprKind::Int(n)) => diagnostic.with_help(format!("add a unit: `{n}mb` or `{n}gb`")),
+        (Type::Duration, ExprKind::Int(n)) => diagnostic.with_help(format!("add a unit: `{n}s`, `{n}m` or `{n}d`")),
+        (Type::Port | Type::Int, ExprKind::Str(text)) if text.parse::<i64>().is_ok() => {
+            diagnostic.with_help(format!("numbers are written without quotes: `{text}`"))
+        }
+        _ => diagnostic.with_help(format!("this field takes {}", expected.describe())),
+    };
+    diagnostic
+}
+
+fn invalid(message: impl Into<String>, span: Span, label: &str, help: impl Into<String>) -> Diagnostic {
+    Diagnostic::error("E0107", message, span, label).with_help(help)
+}
+
+/// Checks `expr` against `ty`.
+pub fn check_value(expr: &Expr, ty: &Type) -> Result<Val, Diagnostic> {
+    match (ty, &expr.kind) {
+        (Type::String, ExprKind::Str(text)) => Ok(Val::Str(text.clone())),
+        (Type::Int, ExprKind::Int(n)) => Ok(Val::Int(*n)),
+        #[allow(clippy::cast_precision_loss)]
+        (Type::Number, ExprKind::Int(n)) => Ok(Val::Number(*n as f64)),
+        (Type::Number, ExprKind::Float(n)) => Ok(Val::Number(*n)),
+        (Type::Bool, ExprKind::Bool(b)) => Ok(Val::Bool(*b)),
+        (Type::Port, ExprKind::Int(n)) => {
+            if (1..=65_535).contains(n) {
+                Ok(Val::Int(*n))
+            } else {
+                Err(invalid(format!("port {n} is out of range"), expr.span, "not a port", "ports range from 1 to 65535"))
+            }
+        }
+        (Type::Size, ExprKind::Size { bytes, text }) => Ok(Val::Size { bytes: *bytes, text: text.clone() }),
+        (Type::Duration, ExprKind::Duration { seconds, text }) => Ok(Val::Duration { seconds: *seconds, text: text.clone() }),
+        (Type::Enum(members), ExprKind::Path(parts)) if parts.len() == 1 => {
+            let member = &parts[0];
+            if members.contains(&member.name) {
+                Ok(Val::Enum(member.name.clone()))
+            } else {
+                Err(Diagnostic::error(
+                    "E0105",
+                    format!("`{}` is not one of the allowed values", member.name),
+                    member.span,
+                    "not allowed here",
+                )
+                .with_help(did_you_mean(&member.name, members.iter().map(String::as_str))))
+            }
+        }
+        (Type::Secret, ExprKind::Path(parts)) if parts.len() == 1 => Ok(Val::SecretRef(parts[0].clone())),
+        (Type::Secret, ExprKind::Call { name, args }) => secret_call(expr, name, args).map(Val::NewSecret),
+        (Type::Service, ExprKind::Path(parts)) if parts.len() == 1 => Ok(Val::Service(parts[0].clone())),
+        (Type::Schedule, ExprKind::Call { name, args }) => schedule_call(expr, name, args).map(Val::Schedule),
+        (Type::Health, ExprKind::Call { name, args }) => health_call(expr, name, args).map(Val::Health),
+        (Type::List(item), ExprKind::List(items)) => {
+            items.iter().map(|value| check_value(value, item)).collect::<Result<Vec<_>, _>>().map(Val::List)
+        }
+        _ => Err(mismatch(ty, expr)),
+    }
+}
+
+/// The arguments of a call, split into positional and named, with each name
+/// checked against `allowed`.
+struct CallArgs<'a> {
+    call: &'a Expr,
+    function: &'a str,
+    positional: Vec<&'a Expr>,
+    named: Vec<(&'a Ident, &'a Expr)>,
+}
+
+impl<'a> CallArgs<'a> {
+    fn new(call: &'a Expr, function: &'a str, args: &'a [crate::syntax::Arg], allowed: &[&str]) -> Result<Self, Diagnostic> {
+        let mut positional = Vec::new();
+        let mut named: Vec<(&Ident, &Expr)> = Vec::new();
+        for arg in args {
+            match &arg.name {
+                None => {
+                    if let Some((name, _)) = named.first() {
+                        return Err(Diagnostic::error("E0104", "positional argument after a named one", arg.value.span, "positional")
+                            .with_label(name.span, "named argument")
+                            .with_help("put positional arguments first"));
+                    }
+                    positional.push(&arg.value);
+                }
+                Some(name) => {
+                    if !allowed.contains(&name.name.as_str()) {
+                        return Err(Diagnostic::error(
+                            "E0102",
+                            format!("`{function}` has no argument `{}`", name.name),
+                            name.span,
+                            "unknown argument",
+                        )
+                        .with_help(did_you_mean(&name.name, allowed.iter().copied())));
+                    }
+                    if let Some((first, _)) = named.iter().find(|(seen, _)| seen.name == name.name) {
+                        return Err(Diagnostic::error(
+                            "E0103",
+                            format!("argument `{}` is given twice", name.name),
+                            name.span,
+                            "again here",
+                        )
+                        .with_label(first.span, "first here")
+                        .with_help("remove one of them"));
+                    }
+                    named.push((name, &arg.value));
+                }
+            }
+        }
+        Ok(CallArgs { call, function, positional, named })
+    }
+
+    fn named(&self, name: &str) -> Option<&'a Expr> {
+        self.named.iter().find(|(ident, _)| ident.name == name).map(|(_, value)| *value)
+    }
+
+    fn expect_positional(&self, count: usize, usage: &str) -> Result<(), Diagnostic> {
+        if self.positional.len() == count {
+            Ok(())
+        } else {
+            let span = self.positional.get(count).map_or(self.call.span, |extra| extra.span);
+            Err(Diagnostic::error(
+                "E0104",
+                format!(
+                    "`{}` takes {count} positional argument{}, found {}",
+                    self.function,
+                    if count == 1 { "" } else { "s" },
+                    self.positional.len()
+                ),
+                span,
+                "wrong arguments",
+            )
+            .with_help(format!("write `{usage}`")))
+        }
+    }
+
+    fn duration(&self, name: &str, default: u64) -> Result<u64, Diagnostic> {
+        match self.named(name) {
+            None => Ok(default),
+            Some(expr) => match check_value(expr, &Type::Duration)? {
+                Val::Duration { seconds, .. } => Ok(seconds),
+                _ => unreachable!("check_value returns the type asked for"),
+            },
+        }
+    }
+}
+
+fn secret_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result<SecretSource, Diagnostic> {
+    match name.name.as_str() {
+        "generate" => {
+            let call = CallArgs::new(expr, "generate", args, &[])?;
+            call.expect_positional(2, "generate(hex, 32)")?;
+            let alphabet = match &call.positional[0].kind {
+                ExprKind::Path(parts) if parts.len() == 1 => Alphabet::parse(&parts[0].name).ok_or_else(|| {
+                    Diagnostic::error("E0105", format!("unknown alphabet `{}`", parts[0].name), parts[0].span, "unknown alphabet")
+                        .with_help(did_you_mean(&parts[0].name, Alphabet::NAMES))
+                })?,
+                _ => return Err(mismatch(&Type::Enum(Alphabet::NAMES.iter().map(ToString::to_string).collect()), call.positional[0])),
+            };
+            let length = match &call.positional[1].kind {
+                ExprKind::Int(n) if (16..=256).contains(n) => usize::try_from(*n).expect("checked range"),
+                ExprKind::Int(n) => {
+                    return Err(invalid(
+                        format!("a generated secret of {n} characters"),
+                        call.positional[1].span,
+                        "length out of range",
+                        "generated secrets are 16 to 256 characters long; 32 is a good default",
+                    ))
+                }
+                _ => return Err(mismatch(&Type::Int, call.positional[1])),
+            };
+            Ok(SecretSource::Generate { alphabet, length })
+        }
+        "required" => {
+            let call = CallArgs::new(expr, "required", args, &[])?;
+            call.expect_positional(1, "required(\"what it is and where to get it\")")?;
+            match &call.positional[0].kind {
+                ExprKind::Str(help) => Ok(SecretSource::Required { help: help.clone() }),
+                _ => Err(mismatch(&Type::String, call.positional[0])),
+            }
+        }
+        other => Err(Diagnostic::error("E0104", format!("`{other}(...)` does not make a secret"), name.span, "not a secret")
+            .with_help(did_you_mean(other, ["generate", "required"]))),
+    }
+}
+
+fn parse_time(expr: &Expr) -> Result<(u32, u32), Diagnostic> {
+    let ExprKind::Str(text) = &expr.kind else { return Err(mismatch(&Type::String, expr)) };
+    let parsed = text.split_once(':').and_then(|(h, m)| {
+        let valid = h.len() == 2 && m.len() == 2;
+        Some((h.parse::<u32>().ok()?, m.parse::<u32>().ok()?)).filter(|(h, m)| valid && *h < 24 && *m < 60)
+    });
+    parsed.ok_or_else(|| {
+        Diagnostic::error("E0303", format!("`{text}` is not a time of day"), expr.span, "invalid time")
+            .with_help("write a 24-hour time as \"HH:MM\", like \"02:00\"")
+    })
+}
+
+const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result<Schedule, Diagnostic> {
+    let function = name.name.as_str();
+    let (cron, call) = match function {
+        "hourly" => {
+            let call = CallArgs::new(expr, function, args, &["minute", "keep"])?;
+            call.expect_positional(0, "hourly(minute: 15, keep: 2d)")?;
+            let minute = match call.named("minute") {
+                None => 0,
+                Some(value) => match &value.kind {
+                    ExprKind::Int(n) if (0..60).contains(n) => *n,
+                    _ => {
+                        return Err(Diagnostic::error("E0303", "`minute` must be 0 to 59", value.span, "invalid minute")
+                            .with_help("write `hourly(minute: 15, keep: 2d)`"))
+                    }
+                },
+            };
+            (format!("{minute} * * * *"), call)
+        }
+        "daily" => {
+            let call = CallArgs::new(expr, function, args, &["at", "keep"])?;
+            call.expect_positional(0, "daily(at: \"02:00\", keep: 7d)")?;
+            let (hour, minute) = call.named("at").map(parse_time).transpose()?.unwrap_or((2, 0));
+            (format!("{minute} {hour} * * *"), call)
+        }
+        "weekly" => {
+            let call = CallArgs::new(expr, function, args, &["on", "at", "keep"])?;
+            call.expect_positional(0, "weekly(on: sun, at: \"03:00\", keep: 28d)")?;
+            let (hour, minute) = call.named("at").map(parse_time).transpose()?.unwrap_or((2, 0));
+            let day = match call.named("on") {
+                None => 0,
+                Some(value) => match check_value(value, &Type::Enum(WEEKDAYS.iter().map(ToString::to_string).collect())) {
+                    Ok(Val::Enum(day)) => WEEKDAYS.iter().position(|d| *d == day).expect("member of WEEKDAYS"),
+                    Ok(_) => unreachable!("check_value returns the type asked for"),
+                    Err(error) => return Err(Diagnostic { code: "E0303", ..error }),
+                },
+            };
+            (format!("{minute} {hour} * * {day}"), call)
+        }
+        "cron" => {
+            let call = CallArgs::new(expr, function, args, &["keep"])?;
+            call.expect_positional(1, "cron(\"30 2 * * *\", keep: 7d)")?;
+            let ExprKind::Str(text) = &call.positional[0].kind else { return Err(mismatch(&Type::String, call.positional[0])) };
+            validate_cron(text).map_err(|problem| {
+                Diagnostic::error(
+                    "E0303",
+                    format!("invalid cron expression `{text}`: {problem}"),
+                    call.positional[0].span,
+                    "invalid schedule",
+                )
+                .with_help("five fields: minute (0-59), hour (0-23), day of month (1-31), month (1-12), day of week (0-7)")
+            })?;
+            (text.split_whitespace().collect::<Vec<_>>().join(" "), call)
+        }
+        other => {
+            return Err(Diagnostic::error("E0303", format!("`{other}(...)` is not a schedule"), name.span, "unknown schedule")
+                .with_help(did_you_mean(other, ["hourly", "daily", "weekly", "cron"])))
+        }
+    };
+    let keep_seconds = call.duration("keep", 7 * 86_400)?;
+    if !keep_seconds.is_multiple_of(86_400) || keep_seconds == 0 {
+        let span = call.named("keep").map_or(expr.span, |keep| keep.span);
+        return Err(Diagnostic::error("E0303", "backups are kept for whole days", span, "not a whole number of days")
+            .with_help("write `keep: 7d` (or `2w`)"));
+    }
+    Ok(Schedule { cron, keep_days: keep_seconds / 86_400 })
+}
+
+/// Checks a five-field cron expression; the error says which field is wrong.
+pub fn validate_cron(text: &str) -> Result<(), String> {
+    const FIELDS: [(&str, u32, u32); 5] =
+        [("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7)];
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!("expected 5 fields, found {}", fields.len()));
+    }
+    for (field, (name, low, high)) in fields.iter().zip(FIELDS) {
+        for part in field.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((range, step)) => (range, Some(step)),
+                None => (part, None),
+            };
+            if let Some(step) = step {
+                match step.parse::<u32>() {
+                    Ok(step) if step >= 1 && step <= high => {}
+                    _ => return Err(format!("bad step `{step}` in the {name} field")),
+                }
+            }
+            if range == "*" {
+                continue;
+            }
+            let bounds: Vec<&str> = range.split('-').collect();
+            if bounds.len() > 2 || bounds.iter().any(|b| b.is_empty()) {
+                return Err(format!("bad range `{range}` in the {name} field"));
+            }
+            let mut values = Vec::new();
+            for bound in &bounds {
+                match bound.parse::<u32>() {
+                    Ok(value) if (low..=high).contains(&value) => values.push(value),
+                    _ => return Err(format!("`{bound}` is out of range for the {name} field ({low}-{high})")),
+                }
+            }
+            if values.len() == 2 && values[0] > values[1] {
+                return Err(format!("range `{range}` runs backwards in the {name} field"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn health_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result<HealthSpec, Diagnostic> {
+    const TIMING: [&str; 4] = ["interval", "timeout", "retries", "start_period"];
+    let function = name.name.as_str();
+    let call = CallArgs::new(expr, function, args, &TIMING)?;
+    let form = match function {
+        "http" => {
+            call.expect_positional(1, "http(\"/health\")")?;
+            match &call.positional[0].kind {
+                ExprKind::Str(path) if path.starts_with('/') => HealthForm::Http(path.clone()),
+                ExprKind::Str(path) => {
+                    return Err(invalid(
+                        format!("health path `{path}` does not start with `/`"),
+                        call.positional[0].span,
+                        "not a path",
+                        format!("write `http(\"/{path}\")`"),
+                    ))
+                }
+                _ => return Err(mismatch(&Type::String, call.positional[0])),
+            }
+        }
+        "cmd" => {
+            call.expect_positional(1, "cmd([\"pg_isready\", \"-q\"])")?;
+            match check_value(call.positional[0], &Type::List(Box::new(Type::String)))? {
+                Val::List(items) if !items.is_empty() => HealthForm::Cmd(
+                    items.into_iter().map(|item| if let Val::Str(s) = item { s } else { unreachable!("list of strings") }).collect(),
+                ),
+                _ => return Err(invalid("`cmd` needs a command", call.positional[0].span, "empty", "write `cmd([\"program\", \"arg\"])`")),
+            }
+        }
+        "shell" => {
+            call.expect_positional(1, "shell(\"redis-cli ping | grep -q PONG\")")?;
+            match &call.positional[0].kind {
+                ExprKind::Str(script) => HealthForm::Shell(script.clone()),
+                _ => return Err(mismatch(&Type::String, call.positional[0])),
+            }
+        }
+        "none" => {
+            call.expect_positional(0, "none()")?;
+            HealthForm::None
+        }
+        other => {
+            return Err(Diagnostic::error("E0104", format!("`{other}(...)` is not a healthcheck"), name.span, "unknown healthcheck")
+                .with_help(did_you_mean(other, ["http", "cmd", "shell", "none"])))
+        }
+    };
+    let retries = match call.named("retries") {
+        None => 3,
+        Some(value) => match &value.kind {
+            ExprKind::Int(n) if (1..=100).contains(n) => u32::try_from(*n).expect("checked range"),
+            _ => return Err(invalid("`retries` must be 1 to 100", value.span, "invalid", "write `retries: 3`")),
+        },
+    };
+    Ok(HealthSpec {
+        form,
+        interval: call.duration("interval", 30)?,
+        timeout: call.duration("timeout", 5)?,
+        retries,
+        start_period: call.duration("start_period", 10)?,
+    })
+}

@@ -1,0 +1,169 @@
+//! The command line: clap definitions and one `run` per subcommand. Maps
+//! library results to exit codes; holds no compiler logic.
+
+mod compile;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diag::Severity;
+use crate::input::Input;
+use crate::Compilation;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the input has errors, or (for `check`/`diff`) the output drifted.
+pub const EXIT_USER: u8 = 1;
+/// Exit code: ragc itself failed (a bug, or the machine: disk, permissions).
+pub const EXIT_INTERNAL: u8 = 2;
+
+const EXAMPLES: &str = "\
+Examples:
+  ragc compile examples/rag-engine-mini.rag          write every artifact to examples/deploy/
+  ragc compile stack.rag -o /srv/app/deploy          write them elsewhere
+  ragc check stack.rag                               type-check only, for CI and editors
+  ragc explain E0203                                 what a diagnostic code means
+
+Exit codes: 0 success, 1 errors in the input, 2 ragc or the machine failed.";
+
+/// ragc — compile one stack.rag into Dockerfiles, Compose files, env files,
+/// an nginx site, backup scripts and an ops health check.
+#[derive(Debug, Parser)]
+#[command(name = "ragc", version, after_help = EXAMPLES, max_term_width = 100)]
+pub struct Cli {
+    /// When to color output: on a terminal only by default, never with NO_COLOR set.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the stack and write every artifact.
+    Compile(compile::CompileArgs),
+    /// Check the stack without writing anything.
+    Check(CheckArgs),
+    /// Print the long explanation of a diagnostic code, like E0102.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The stack file.
+    pub stack: PathBuf,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A diagnostic code (E0102), or nothing for the list of codes.
+    pub code: Option<String>,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal(),
+    };
+    let code = match cli.command {
+        Command::Compile(args) => compile::run(&args, color),
+        Command::Check(args) => check(&args, color),
+        Command::Explain(args) => explain(&args),
+    };
+    ExitCode::from(code)
+}
+
+/// Reads the stack, or reports why it can't be read.
+fn load(path: &Path) -> Result<Input, u8> {
+    Input::load(path).map_err(|error| {
+        eprintln!("error[E0002]: can't read the stack: {error}");
+        EXIT_USER
+    })
+}
+
+/// Prints diagnostics to stderr (human) or stdout (JSON), with a summary line.
+fn report(compilation: &Compilation, color: bool, format: Format) {
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&compilation.sources.to_json(&compilation.diagnostics)).expect("JSON serialises"));
+        return;
+    }
+    eprint!("{}", compilation.sources.render(&compilation.diagnostics, color));
+    let errors = compilation.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = compilation.diagnostics.len() - errors;
+    if errors > 0 {
+        eprintln!("{}", summary(errors, warnings, color));
+    }
+}
+
+fn summary(errors: usize, warnings: usize, color: bool) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut text = format!("error: stopped with {}", plural(errors, "error"));
+    if warnings > 0 {
+        text.push_str(&format!(" and {}", plural(warnings, "warning")));
+    }
+    if color {
+        format!("\u{1b}[1;31m{text}\u{1b}[0m")
+    } else {
+        text
+    }
+}
+
+fn check(args: &CheckArgs, color: bool) -> u8 {
+    let input = match load(&args.stack) {
+        Ok(input) => input,
+        Err(code) => return code,
+    };
+    let compilation = crate::analyze(&input);
+    report(&compilation, color, args.format);
+    if compilation.has_errors() {
+        EXIT_USER
+    } else {
+        if args.format == Format::Human {
+            let name = compilation.stack.as_ref().map_or("", |s| s.name.as_str());
+            eprintln!("ok: stack `{name}` checks ({} services)", compilation.stack.as_ref().map_or(0, |s| s.services.len()));
+        }
+        EXIT_OK
+    }
+}
+
+fn explain(args: &ExplainArgs) -> u8 {
+    match &args.code {
+        None => {
+            for (code, title) in crate::explain::codes() {
+                println!("{code}  {title}");
+            }
+            EXIT_OK
+        }
+        Some(code) => match crate::explain::explain(code) {
+            Some(text) => {
+                print!("{text}");
+                EXIT_OK
+            }
+            None => {
+                eprintln!("error: no diagnostic code `{code}`; `ragc explain` lists them");
+                EXIT_USER
+            }
+        },
+    }
+}

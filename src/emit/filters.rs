@@ -1,0 +1,170 @@
+//! One escaping filter per artifact syntax. Every value from the stack
+//! reaches an artifact through exactly one of these; a value a syntax can't
+//! hold safely is an error here, never a broken or injectable file.
+
+use minijinja::{Error, ErrorKind, Value};
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message)
+}
+
+/// Reads a value that is either a plain string/number or a serialised
+/// [`crate::model::Text`] (a list of `{kind, value}` parts), rendering
+/// secret parts with `secret`.
+fn parts(value: &Value, mut literal: impl FnMut(&str) -> String, mut secret: impl FnMut(&str) -> String) -> Result<String, Error> {
+    if let Some(text) = value.as_str() {
+        return Ok(literal(text));
+    }
+    if value.is_number() || value.kind() == minijinja::value::ValueKind::Bool {
+        return Ok(literal(&value.to_string()));
+    }
+    let mut out = String::new();
+    for part in value.try_iter()? {
+        let kind = part.get_attr("kind")?;
+        let text = part.get_attr("value")?;
+        let text = text.as_str().ok_or_else(|| invalid("text part is not a string".into()))?;
+        match kind.as_str() {
+            Some("literal") => out.push_str(&literal(text)),
+            Some("secret") => out.push_str(&secret(text)),
+            _ => return Err(invalid("unknown text part".into())),
+        }
+    }
+    Ok(out)
+}
+
+/// A YAML double-quoted scalar. JSON string syntax is a subset of YAML's.
+fn yaml_quote(text: &str) -> String {
+    serde_json::to_string(text).expect("strings always serialise")
+}
+
+/// A value in a Compose file: `$` escaped as `$$` (Compose interpolates
+/// every string), secrets as `${VAR:?...}` resolved from `.env.production`,
+/// the whole as a YAML double-quoted scalar.
+pub fn compose(value: &Value) -> Result<String, Error> {
+    let text = parts(value, |literal| literal.replace('$', "$$"), |var| format!("${{{var}:?{var} is not set: see .env.production}}"))?;
+    Ok(yaml_quote(&text))
+}
+
+/// A value in a `.env` file, written so that Compose's dotenv reader gives
+/// back exactly these bytes: single quotes when possible (no expansion at
+/// all), otherwise double quotes with `\\`, `\"`, `\$` and `\n` escaped.
+pub fn dotenv(value: &Value) -> Result<String, Error> {
+    let text = parts(value, ToString::to_string, |var| format!("${{{var}}}"))?;
+    Ok(dotenv_quote(&text))
+}
+
+pub fn dotenv_quote(text: &str) -> String {
+    if !text.contains(['\'', '\n', '\r']) {
+        return format!("'{text}'");
+    }
+    let mut out = String::from("\"");
+    for ch in text.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            other => out.push(other),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text inside a `#` comment: secrets shown as `${VAR}`, line breaks folded.
+pub fn comment(value: &Value) -> Result<String, Error> {
+    let text = parts(value, ToString::to_string, |var| format!("${{{var}}}"))?;
+    Ok(text.replace(['\n', '\r'], " "))
+}
+
+/// One shell word, single-quoted unless it is made only of safe characters.
+pub fn sh(value: &Value) -> Result<String, Error> {
+    let text = parts(value, ToString::to_string, |var| format!("${{{var}}}"))?;
+    Ok(sh_quote(&text))
+}
+
+pub fn sh_quote(text: &str) -> String {
+    let safe = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
+    if safe {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// A token in an nginx config. nginx has no escape for `$` in most
+/// directives, so only plainly safe characters pass; the checker rejects
+/// anything else first, and this is the backstop.
+pub fn nginx(value: &Value) -> Result<String, Error> {
+    let text = value.as_str().map_or_else(|| value.to_string(), ToString::to_string);
+    if text.is_empty() || !text.chars().all(|c| c.is_ascii_alphanumeric() || "._/@:+=-~".contains(c)) {
+        return Err(invalid(format!("`{text}` can't be written safely into an nginx config")));
+    }
+    Ok(text)
+}
+
+/// Text in the command part of a crontab line: `%` means newline to cron.
+pub fn cron(value: &Value) -> Result<String, Error> {
+    let text = value.as_str().map_or_else(|| value.to_string(), ToString::to_string);
+    if text.contains(['\n', '\r']) {
+        return Err(invalid("a crontab line can't contain a newline".into()));
+    }
+    Ok(text.replace('%', "\\%"))
+}
+
+/// A Dockerfile exec-form array (`["a", "b"]`), the form that runs without a shell.
+pub fn exec_form(value: &Value) -> Result<String, Error> {
+    let mut words = Vec::new();
+    for item in value.try_iter()? {
+        let word = parts(&item, ToString::to_string, |_| String::new())?;
+        words.push(word);
+    }
+    Ok(serde_json::to_string(&words).expect("strings always serialise"))
+}
+
+/// A value in the `ENV` or `LABEL` instruction of a Dockerfile: double-quoted,
+/// with `\`, `"` and `$` escaped.
+pub fn dockerfile(value: &Value) -> Result<String, Error> {
+    let text = value.as_str().map_or_else(|| value.to_string(), ToString::to_string);
+    if text.contains(['\n', '\r']) {
+        return Err(invalid("a Dockerfile value can't contain a newline".into()));
+    }
+    Ok(format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_escapes_dollars_and_quotes() {
+        assert_eq!(compose(&Value::from("a$b\"c")).unwrap(), r#""a$$b\"c""#);
+    }
+
+    #[test]
+    fn dotenv_prefers_single_quotes() {
+        assert_eq!(dotenv_quote("p$ss #x"), "'p$ss #x'");
+        assert_eq!(dotenv_quote("it's $HOME"), r#""it's \$HOME""#);
+    }
+
+    #[test]
+    fn shell_words_are_quoted() {
+        assert_eq!(sh_quote("db"), "db");
+        assert_eq!(sh_quote("a b"), "'a b'");
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
+        assert_eq!(sh_quote(""), "''");
+    }
+
+    #[test]
+    fn nginx_rejects_variables() {
+        assert!(nginx(&Value::from("/api/")).is_ok());
+        assert!(nginx(&Value::from("/$host")).is_err());
+        assert!(nginx(&Value::from("a;b")).is_err());
+    }
+
+    #[test]
+    fn cron_escapes_percent() {
+        assert_eq!(cron(&Value::from("date +%F")).unwrap(), "date +\\%F");
+    }
+}

@@ -1,0 +1,285 @@
+//! Model → [`Plan`]: renders the compose target's artifacts through the
+//! templates under `stdlib/templates/` (or a user's `kinds/<kind>/`
+//! templates). Does no IO.
+//!
+//! Invariant: output is byte-deterministic; every value crosses into an
+//! artifact through the escaping filter of that artifact's syntax.
+
+pub mod filters;
+mod header;
+
+use indexmap::IndexMap;
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::model::{Stack, Text};
+use crate::plan::{Artifact, Contents, Plan, SecretEntry, SecretsFile};
+
+pub use header::{digest, split_header, with_header, CommentStyle};
+
+/// Where the output directory sits relative to the stack file, so that
+/// Compose can find the build context from there.
+#[derive(Debug, Clone)]
+pub struct EmitOptions {
+    /// The output directory seen from the stack file's directory, `/`-separated.
+    pub out_from_stack: String,
+    /// The stack file's directory seen from the output directory, `/`-separated.
+    pub stack_from_out: String,
+}
+
+impl Default for EmitOptions {
+    fn default() -> Self {
+        Self { out_from_stack: "deploy".into(), stack_from_out: "..".into() }
+    }
+}
+
+/// Templates a user keeps next to their kinds, by template name (`kinds/minio/backup.sh.j2`).
+pub type UserTemplates = IndexMap<String, String>;
+
+/// A template that failed to render; a bug in a kind's templates.
+#[derive(Debug)]
+pub struct EmitError {
+    pub template: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for EmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "template `{}`: {}", self.template, self.message)
+    }
+}
+
+static TEMPLATES: include_dir::Dir<'_> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/stdlib/templates");
+
+/// True when the stdlib or the user has a template of this name.
+pub fn has_template(name: &str, user: &UserTemplates) -> bool {
+    user.contains_key(name) || TEMPLATES.get_file(name).is_some()
+}
+
+fn environment(user: &UserTemplates) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    // Shell's `${#array[@]}` would open a Jinja comment; templates comment with `{## ##}`.
+    let syntax = minijinja::syntax::SyntaxConfig::builder().comment_delimiters("{##", "##}").build().expect("valid delimiters");
+    env.set_syntax(syntax);
+    let user = user.clone();
+    env.set_loader(move |name| {
+        if let Some(text) = user.get(name) {
+            return Ok(Some(text.clone()));
+        }
+        Ok(TEMPLATES.get_file(name).and_then(|file| file.contents_utf8()).map(ToString::to_string))
+    });
+    env.add_filter("compose", filters::compose);
+    env.add_filter("dotenv", filters::dotenv);
+    env.add_filter("sh", filters::sh);
+    env.add_filter("nginx", filters::nginx);
+    env.add_filter("cron", filters::cron);
+    env.add_filter("exec_form", filters::exec_form);
+    env.add_filter("dockerfile", filters::dockerfile);
+    env.add_filter("comment", filters::comment);
+    env.add_filter("cpus", |cpus: f64| -> String { format!("{cpus}") });
+    env.add_filter("compose_duration", |seconds: u64| -> String { format!("{seconds}s") });
+    env.add_filter("compose_size", |bytes: u64| -> String { size_text(bytes) });
+    env
+}
+
+/// A size the way Docker and Compose read it: the largest exact unit.
+fn size_text(bytes: u64) -> String {
+    for (unit, factor) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
+        if bytes.is_multiple_of(factor) {
+            return format!("{}{unit}", bytes / factor);
+        }
+    }
+    format!("{bytes}b")
+}
+
+/// True when a dotted version (`1.25`, `1.26.2`) is at least `minimum`.
+fn version_at_least(version: &str, minimum: (u64, u64, u64)) -> bool {
+    let mut parts = version.split('.').map(|part| part.parse::<u64>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    found >= minimum
+}
+
+/// Joins `/`-separated relative paths and folds `dir/..` pairs; `.` for nothing.
+fn join(parts: &[&str]) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for part in parts.iter().flat_map(|p| p.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." if out.last().is_some_and(|last| *last != "..") => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        ".".into()
+    } else {
+        out.join("/")
+    }
+}
+
+/// The build context seen from the output directory, and the output
+/// directory seen from the build context. `context` is relative to the stack
+/// file and never climbs out of it (the checker makes sure).
+fn relative_paths(options: &EmitOptions, context: &str) -> (String, String) {
+    let depth = context.split('/').filter(|p| !p.is_empty() && *p != ".").count();
+    let context_from_out = join(&[&options.stack_from_out, context]);
+    let out_from_context = join(&[&"../".repeat(depth), &options.out_from_stack]);
+    (context_from_out, out_from_context)
+}
+
+#[derive(Serialize)]
+struct Paths {
+    /// The build context, relative to the compose files.
+    context: String,
+    /// The output directory, relative to the build context.
+    out_from_context: String,
+}
+
+fn render(env: &Environment<'_>, name: &str, context: &serde_json::Value) -> Result<String, EmitError> {
+    let error = |e: minijinja::Error| EmitError { template: name.to_string(), message: e.to_string() };
+    env.get_template(name).map_err(error)?.render(context).map_err(error)
+}
+
+/// Renders every artifact of the compose target.
+///
+/// # Errors
+/// A template failed: a value could not be written safely, or a kind's
+/// template is broken.
+pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Result<Plan, EmitError> {
+    let env = environment(user);
+    let (context_dir, out_from_context) = relative_paths(options, &stack.settings.context);
+    let paths = Paths { context: context_dir, out_from_context };
+    let routed: Vec<&str> = stack.services.values().filter(|s| s.route.is_some()).map(|s| s.name.as_str()).collect();
+    let backed_up: Vec<&str> = stack.services.values().filter(|s| s.backup.is_some()).map(|s| s.name.as_str()).collect();
+    let volumes: Vec<String> = stack.services.values().flat_map(|s| s.volumes.keys().map(|v| s.volume_name(v))).collect();
+    let nginx = stack.proxy.as_ref().map(|proxy| {
+        let field_u64 = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_u64).unwrap_or_default();
+        let version = proxy.fields.get("version").and_then(|v| v.as_str()).unwrap_or_default();
+        json!({
+            "http2_directive": version_at_least(version, (1, 25, 1)),
+            "max_body": size_text(field_u64("max_body")).trim_end_matches('b').to_string(),
+            "timeout": format!("{}s", field_u64("timeout")),
+        })
+    });
+    let mut backup_groups: Vec<serde_json::Value> = Vec::new();
+    for service in stack.services.values() {
+        let Some(schedule) = &service.backup else { continue };
+        match backup_groups.iter_mut().find(|group| group["cron"] == schedule.cron.as_str()) {
+            Some(group) => group["services"].as_array_mut().expect("services is a list").push(service.name.clone().into()),
+            None => backup_groups.push(json!({ "cron": schedule.cron, "services": [service.name] })),
+        }
+    }
+    let keep_days = stack.services.values().filter_map(|s| s.backup.as_ref()).map(|b| b.keep_days).max().unwrap_or(7);
+    let services: Vec<&crate::model::Service> = stack.services.values().collect();
+    let http_checks: Vec<&crate::model::Service> = services
+        .iter()
+        .copied()
+        .filter(|s| s.publish.is_some() && s.health.as_ref().is_some_and(|h| matches!(h.test, crate::model::HealthTest::Http { .. })))
+        .collect();
+    // Services as templates see them: the model plus what the dev override needs.
+    let services_json: Vec<serde_json::Value> = services
+        .iter()
+        .map(|service| {
+            let mut value = serde_json::to_value(service).expect("the model serialises");
+            let dev = &service.dev;
+            let dev_override = dev.command.is_some()
+                || !dev.env.is_empty()
+                || dev.limits.is_some()
+                || (service.build.is_some() && service.workdir.is_some());
+            value["dev_override"] = dev_override.into();
+            value
+        })
+        .collect();
+    let context = json!({
+        "services": services_json,
+        "http_checks": http_checks,
+        "backup_groups": backup_groups,
+        "keep_days": keep_days,
+        "nginx": nginx,
+        "stack": stack,
+        "volumes": volumes,
+        "paths": paths,
+        "routed": routed,
+        "backed_up": backed_up,
+        "compose_files": {
+            "production": "--env-file .env.production -f compose.yaml -f compose.production.yaml",
+        },
+    });
+    let mut artifacts = Vec::new();
+    let source = stack.source.as_str();
+    let mut push = |path: String, body: String, style: CommentStyle, mode: u32| {
+        artifacts.push(Artifact { path, contents: Contents::Text(with_header(&body, style, source)), mode });
+    };
+
+    for service in stack.services.values() {
+        let Some(build) = &service.build else { continue };
+        if build.owner != service.name {
+            continue;
+        }
+        let mut local = context.clone();
+        local["service"] = serde_json::to_value(service).expect("the model serialises");
+        let template = format!("dockerfile/{}.j2", build.template);
+        push(format!("Dockerfile.{}", service.name), render(&env, &template, &local)?, CommentStyle::Dockerfile, 0o644);
+        push(format!("Dockerfile.{}.dockerignore", service.name), render(&env, "dockerignore.j2", &local)?, CommentStyle::Hash, 0o644);
+    }
+    push("compose.yaml".into(), render(&env, "compose/base.yaml.j2", &context)?, CommentStyle::Hash, 0o644);
+    push("compose.override.yaml".into(), render(&env, "compose/override.yaml.j2", &context)?, CommentStyle::Hash, 0o644);
+    push("compose.production.yaml".into(), render(&env, "compose/production.yaml.j2", &context)?, CommentStyle::Hash, 0o644);
+    push(".env.example".into(), render(&env, "env/example.j2", &context)?, CommentStyle::Hash, 0o644);
+    if let Some(proxy) = &stack.proxy {
+        let template = format!("{}/site.conf.j2", proxy.kind);
+        push(format!("{}/{}.conf", proxy.kind, stack.name), render(&env, &template, &context)?, CommentStyle::Hash, 0o644);
+    }
+    if !backed_up.is_empty() {
+        push("backup/backup.sh".into(), render(&env, "backup/backup.sh.j2", &context)?, CommentStyle::Script, 0o755);
+        push("backup/restore.sh".into(), render(&env, "backup/restore.sh.j2", &context)?, CommentStyle::Script, 0o755);
+        push("backup/crontab".into(), render(&env, "backup/crontab.j2", &context)?, CommentStyle::Hash, 0o644);
+    }
+    push("ops/health-check.sh".into(), render(&env, "ops/health-check.sh.j2", &context)?, CommentStyle::Script, 0o755);
+
+    let entries = stack
+        .secrets
+        .values()
+        .map(|secret| SecretEntry { var: secret.var.clone(), source: secret.source.clone(), used_by: secret.used_by.clone() })
+        .collect();
+    let header = format!(
+        "# Secrets of stack `{}`, generated by ragc from {source}.\n# ragc reads these values back on every compile and never changes them:\n# keep this file (mode 0600) and back it up. Fill in every required value.\n",
+        stack.name
+    );
+    artifacts.push(Artifact { path: ".env.production".into(), contents: Contents::Secrets(SecretsFile { header, entries }), mode: 0o600 });
+    Ok(Plan { artifacts })
+}
+
+/// A text's literal form for templates that must never see a secret.
+pub fn literal(text: &Text) -> Option<String> {
+    text.as_literal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_context_is_found_from_the_output_directory() {
+        let options = |out: &str, back: &str| EmitOptions { out_from_stack: out.into(), stack_from_out: back.into() };
+        assert_eq!(relative_paths(&options("deploy", ".."), "."), ("..".into(), "deploy".into()));
+        assert_eq!(relative_paths(&options("out/deploy", "../.."), "app"), ("../../app".into(), "../out/deploy".into()));
+        assert_eq!(relative_paths(&options("app/deploy", "../.."), "app"), ("../../app".into(), "../app/deploy".into()));
+        assert_eq!(relative_paths(&options(".", "."), "."), (".".into(), ".".into()));
+        assert_eq!(relative_paths(&options("../../tmp/out", "../../work/app"), "."), ("../../work/app".into(), "../../tmp/out".into()));
+    }
+
+    #[test]
+    fn sizes_use_the_largest_exact_unit() {
+        assert_eq!(size_text(2 << 30), "2g");
+        assert_eq!(size_text(512 << 20), "512m");
+        assert_eq!(size_text(1536 << 20), "1536m");
+        assert_eq!(size_text(100), "100b");
+    }
+}

@@ -1,0 +1,137 @@
+//! ragc: a compiler for deployment stacks.
+//!
+//! The pipeline, one module per phase, in order:
+//! [`syntax`] (text → AST) → [`check`] (AST + kinds → [`model::Stack`] and
+//! diagnostics) → [`emit`] (model → [`plan::Plan`], no IO) → [`plan`]
+//! (the only module that writes to disk). [`input`] reads the stack file and
+//! the user's kinds; [`cli`] maps commands to these phases.
+
+// Diagnostics are large and travel only on the error path, which is cold.
+#![allow(clippy::result_large_err)]
+
+pub mod check;
+pub mod cli;
+pub mod diag;
+pub mod emit;
+pub mod explain;
+pub mod input;
+pub mod model;
+pub mod plan;
+pub mod syntax;
+
+use indexmap::IndexMap;
+
+use crate::check::{KindDef, Origin};
+use crate::diag::{Diagnostic, Sources};
+use crate::emit::EmitOptions;
+use crate::input::Input;
+use crate::model::Stack;
+use crate::plan::Plan;
+use crate::syntax::{Item, Span};
+
+/// The result of reading and checking a stack: every source read (for
+/// rendering diagnostics), the model when there were no errors, and every
+/// diagnostic found.
+pub struct Compilation {
+    pub sources: Sources,
+    pub stack: Option<Stack>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The stack file's id in `sources`.
+    pub stack_file: usize,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses and checks a stack with the stdlib kinds and the user's own.
+pub fn analyze(input: &Input) -> Compilation {
+    let mut sources = Sources::default();
+    let mut diagnostics = Vec::new();
+    let mut kinds: IndexMap<String, KindDef> = IndexMap::new();
+    let stdlib = check::stdlib_kinds().into_iter().map(|(name, text)| (name, text.to_string(), Origin::Stdlib));
+    let user = input.kinds.iter().map(|(name, text)| (name.clone(), text.clone(), Origin::User));
+    for (name, text, origin) in stdlib.chain(user) {
+        let file = sources.add(name, text.clone());
+        match syntax::parse(file, &text) {
+            Ok(parsed) => load_kinds(&parsed.items, &origin, &mut kinds, &mut diagnostics),
+            Err(mut errors) => diagnostics.append(&mut errors),
+        }
+    }
+    let stack_file = sources.add(input.stack_name.clone(), input.stack_text.clone());
+    let file_span = Span::new(stack_file, 0, 0);
+    let stack = match syntax::parse(stack_file, &input.stack_text) {
+        Ok(parsed) => {
+            load_kinds(&parsed.items, &Origin::User, &mut kinds, &mut diagnostics);
+            if diagnostics.iter().any(Diagnostic::is_error) {
+                None
+            } else {
+                let (stack, mut found) = check::resolve(&parsed, file_span, &input.source_label(), &kinds);
+                diagnostics.append(&mut found);
+                stack
+            }
+        }
+        Err(mut errors) => {
+            diagnostics.append(&mut errors);
+            None
+        }
+    };
+    let stack = stack.and_then(|stack| {
+        let missing = missing_templates(&stack, input);
+        diagnostics.extend(missing.iter().cloned());
+        missing.is_empty().then_some(stack)
+    });
+    Compilation { sources, stack, diagnostics, stack_file }
+}
+
+fn load_kinds(items: &[Item], origin: &Origin, kinds: &mut IndexMap<String, KindDef>, diagnostics: &mut Vec<Diagnostic>) {
+    for item in items.iter().filter(|item| matches!(item, Item::Kind { .. })) {
+        match KindDef::from_item(item, origin.clone()) {
+            Ok(kind) => {
+                kinds.insert(kind.name.name.clone(), kind);
+            }
+            Err(mut errors) => diagnostics.append(&mut errors),
+        }
+    }
+}
+
+/// Backups need the kind's backup and restore templates.
+fn missing_templates(stack: &Stack, input: &Input) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for service in stack.services.values().filter(|s| s.backup.is_some()) {
+        for script in ["backup", "restore"] {
+            let name = format!("kinds/{}/{script}.sh.j2", service.kind);
+            if !emit::has_template(&name, &input.templates) {
+                out.push(
+                    Diagnostic::error(
+                        "E0403",
+                        format!("kind `{}` has no {script} template", service.kind),
+                        service.span,
+                        "backup requested here",
+                    )
+                    .with_help(format!("write `kinds/{}/{script}.sh.j2` next to the kind file, or remove `backup`", service.kind)),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Analyzes and, when there are no errors, emits the plan.
+pub fn compile(input: &Input, options: &EmitOptions) -> (Compilation, Option<Plan>) {
+    let mut compilation = analyze(input);
+    let Some(stack) = &compilation.stack else { return (compilation, None) };
+    match emit::emit(stack, options, &input.templates) {
+        Ok(plan) => (compilation, Some(plan)),
+        Err(error) => {
+            let span = Span::new(compilation.stack_file, 0, 0);
+            compilation.diagnostics.push(
+                Diagnostic::error("E0403", format!("a template failed: {error}"), span, "while compiling this stack")
+                    .with_help("a value could not be written safely, or a kind's template is broken; `ragc explain E0403`"),
+            );
+            (compilation, None)
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The deployment, resolved: kinds applied, defaults filled in, references
+//! bound, dependencies, networks and start order derived. Everything an
+//! emitter needs and nothing it has to work out again.
+//!
+//! Invariant: every map is an `IndexMap` in declaration order, so anything
+//! rendered from the model is byte-deterministic.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::syntax::Span;
+
+/// A string that may contain secret material. Emitters render the literal
+/// parts through their syntax's escaping filter and each secret part as a
+/// reference (`${VAR}` in Compose), so secret values never reach an artifact
+/// other than the production env file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Text(pub Vec<Part>);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum Part {
+    Literal(String),
+    /// The environment variable that holds the secret.
+    Secret(String),
+}
+
+impl Text {
+    pub fn literal(value: impl Into<String>) -> Self {
+        Text(vec![Part::Literal(value.into())])
+    }
+
+    /// The secrets this text depends on.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|part| match part {
+            Part::Secret(var) => Some(var.as_str()),
+            Part::Literal(_) => None,
+        })
+    }
+
+    pub fn is_secret(&self) -> bool {
+        self.secrets().next().is_some()
+    }
+
+    /// The text when it holds no secret.
+    pub fn as_literal(&self) -> Option<String> {
+        if self.is_secret() {
+            return None;
+        }
+        Some(self.0.iter().map(|part| if let Part::Literal(s) = part { s.as_str() } else { "" }).collect())
+    }
+
+    /// Joins parts, writing each secret as `render_secret(var)`.
+    pub fn render(&self, mut literal: impl FnMut(&str) -> String, mut secret: impl FnMut(&str) -> String) -> String {
+        self.0
+            .iter()
+            .map(|part| match part {
+                Part::Literal(s) => literal(s),
+                Part::Secret(var) => secret(var),
+            })
+            .collect()
+    }
+}
+
+/// The whole deployment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stack {
+    pub name: String,
+    /// The stack file's name, for generated-file headers.
+    pub source: String,
+    pub settings: Settings,
+    /// Keyed by environment variable name.
+    pub secrets: IndexMap<String, Secret>,
+    pub services: IndexMap<String, Service>,
+    pub proxy: Option<Proxy>,
+    pub networks: IndexMap<String, Network>,
+    /// Services in an order where each comes after everything it depends on.
+    pub start_order: Vec<String>,
+}
+
+/// The `stack { ... }` block.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub domain: Option<String>,
+    pub acme_email: Option<String>,
+    pub offsite: Option<String>,
+    /// Where the output directory lives on the server (cron needs absolute paths).
+    pub path: String,
+    pub backup_root: String,
+    /// The build context, relative to the stack file.
+    pub context: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Secret {
+    pub var: String,
+    pub source: SecretSource,
+    /// Services whose environment reads it.
+    pub used_by: Vec<String>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SecretSource {
+    Generate { alphabet: Alphabet, length: usize },
+    Required { help: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Alphabet {
+    Hex,
+    Alnum,
+    Base64url,
+}
+
+impl Alphabet {
+    pub const NAMES: [&'static str; 3] = ["hex", "alnum", "base64url"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "hex" => Some(Alphabet::Hex),
+            "alnum" => Some(Alphabet::Alnum),
+            "base64url" => Some(Alphabet::Base64url),
+            _ => None,
+        }
+    }
+
+    pub fn characters(self) -> &'static [u8] {
+        match self {
+            Alphabet::Hex => b"0123456789abcdef",
+            Alphabet::Alnum => b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+            Alphabet::Base64url => b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_",
+        }
+    }
+}
+
+/// One service of the deployment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub kind: String,
+    /// The Compose image reference; for built services, the tag the build produces.
+    pub image: String,
+    pub build: Option<Build>,
+    pub command: Option<Vec<Text>>,
+    pub workdir: Option<String>,
+    pub port: Option<u16>,
+    /// Host port on 127.0.0.1 (routed services and explicit `publish`).
+    pub publish: Option<u16>,
+    pub health: Option<Health>,
+    pub route: Option<String>,
+    /// A one-shot command run before the service starts (migrations).
+    pub release: Option<Vec<Text>>,
+    pub stateful: bool,
+    pub read_only: bool,
+    pub tmpfs: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub user: Option<String>,
+    pub env: IndexMap<String, Text>,
+    /// Volume name (as declared) → mount path in the container.
+    pub volumes: IndexMap<String, String>,
+    pub limits: Limits,
+    pub backup: Option<Schedule>,
+    pub depends_on: IndexMap<String, Condition>,
+    pub networks: Vec<String>,
+    pub dev: Profile,
+    pub prod: Profile,
+    /// The kind's fields as resolved, for the kind's own templates.
+    pub fields: IndexMap<String, serde_json::Value>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Service {
+    /// The Compose volume name of one of this service's volumes.
+    pub fn volume_name(&self, volume: &str) -> String {
+        format!("{}-{volume}", self.name)
+    }
+
+    /// The Compose name of this service's one-shot release service.
+    pub fn release_name(&self) -> String {
+        format!("{}-release", self.name)
+    }
+}
+
+/// How to build a service's image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Build {
+    /// The Dockerfile template under `stdlib/templates/dockerfile/`.
+    pub template: String,
+    /// The service whose Dockerfile builds this image (itself, or its `from`).
+    pub owner: String,
+    pub ignore: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub test: HealthTest,
+    pub interval: u64,
+    pub timeout: u64,
+    pub retries: u32,
+    pub start_period: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum HealthTest {
+    /// Exec form, no shell.
+    Cmd(Vec<String>),
+    /// Run by the image's `/bin/sh -c`.
+    Shell(String),
+    /// An HTTP GET to the service's own port, through the kind's `http_probe`.
+    Http { path: String, probe: Vec<String> },
+    /// Inherited healthchecks switched off (a worker running another service's image).
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Limits {
+    pub cpus: Option<f64>,
+    pub memory: Option<u64>,
+}
+
+/// A backup schedule as a cron expression plus retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Schedule {
+    pub cron: String,
+    pub keep_days: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    ServiceStarted,
+    ServiceHealthy,
+    ServiceCompletedSuccessfully,
+}
+
+/// Overrides for the dev or prod profile.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Profile {
+    pub command: Option<Vec<Text>>,
+    pub env: IndexMap<String, Text>,
+    pub limits: Option<Limits>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    /// No route out of the host: stateful services are reachable only by their users.
+    pub internal: bool,
+    pub members: Vec<String>,
+}
+
+/// The reverse proxy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Proxy {
+    pub kind: String,
+    pub fields: IndexMap<String, serde_json::Value>,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    pub path: String,
+    pub service: String,
+    pub port: u16,
+}

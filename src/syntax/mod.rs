@@ -1,0 +1,45 @@
+//! Text → [`ast::File`]. Knows nothing about Docker, kinds or types: it only
+//! turns characters into a tree that mirrors them, with a span on every node.
+//!
+//! Invariant: the pest parse tree never leaves this module; spans are
+//! converted once, here.
+
+pub mod ast;
+mod parser;
+
+pub use ast::*;
+pub use parser::parse;
+
+use serde::Serialize;
+
+/// A byte range in one source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+pub struct Span {
+    pub file: usize,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: usize, start: usize, end: usize) -> Self {
+        // Inputs are capped well below 4 GiB (see `MAX_SOURCE_BYTES`).
+        #[allow(clippy::cast_possible_truncation)]
+        Self { file, start: start as u32, end: end as u32 }
+    }
+
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    /// The smallest span covering both.
+    #[must_use]
+    pub fn to(self, other: Span) -> Span {
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+    }
+}
+
+/// Largest source file ragc reads; bigger input is a diagnostic, not minutes of work.
+pub const MAX_SOURCE_BYTES: usize = 4 * 1024 * 1024;
+/// Deepest nesting of blocks, lists and calls; deeper input is a diagnostic,
+/// never a stack overflow.
+pub const MAX_NESTING: usize = 64;

@@ -1,0 +1,386 @@
+//! pest parse tree → AST. One converter per grammar rule, named after it.
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+use pest_derive::Parser;
+
+use super::ast::{Arg, Block, Entry, EntryKind, Expr, ExprKind, File, Ident, Item, TypeExpr};
+use super::{Span, MAX_NESTING, MAX_SOURCE_BYTES};
+use crate::diag::Diagnostic;
+
+#[derive(Parser)]
+#[grammar = "../grammar/ragc.pest"]
+struct RagParser;
+
+/// Parses one source file. `file` is the id spans will carry.
+///
+/// # Errors
+/// One diagnostic for the first syntax error (pest stops there), or for
+/// input past the size or nesting limits.
+pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
+    if text.len() > MAX_SOURCE_BYTES {
+        return Err(vec![Diagnostic::error(
+            "E0002",
+            format!("file is too large ({} bytes; the limit is {MAX_SOURCE_BYTES})", text.len()),
+            Span::new(file, 0, 0),
+            "reading stopped here",
+        )
+        .with_help("a stack file describes services, not data: split it or remove the generated content")]);
+    }
+    if let Some(offset) = text.find('\0') {
+        return Err(vec![Diagnostic::error("E0002", "file contains a NUL byte", Span::new(file, offset, offset + 1), "NUL byte here")
+            .with_help("stack files are UTF-8 text; is this a binary file?")]);
+    }
+    check_nesting(file, text)?;
+    let mut pairs = RagParser::parse(Rule::file, text).map_err(|error| vec![syntax_error(file, text, &error)])?;
+    let root = pairs.next().expect("the file rule always yields one pair");
+    let converter = Converter { file };
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for pair in root.into_inner() {
+        if pair.as_rule() == Rule::EOI {
+            break;
+        }
+        match converter.item(pair) {
+            Ok(item) => items.push(item),
+            Err(mut diagnostics) => errors.append(&mut diagnostics),
+        }
+    }
+    if errors.is_empty() {
+        Ok(File { items })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Rejects input nested deeper than [`MAX_NESTING`] before pest, which
+/// recurses per level, ever sees it.
+fn check_nesting(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut in_comment = false;
+    let mut escaped = false;
+    for (offset, ch) in text.char_indices() {
+        if in_comment {
+            in_comment = ch != '\n';
+            continue;
+        }
+        if in_string {
+            match ch {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match ch {
+            '#' => in_comment = true,
+            '"' => in_string = true,
+            '{' | '[' | '(' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(vec![Diagnostic::error(
+                        "E0003",
+                        format!("nesting is deeper than {MAX_NESTING} levels"),
+                        Span::new(file, offset, offset + 1),
+                        "too deep here",
+                    )
+                    .with_help("a stack needs a few levels of blocks; flatten this value")]);
+                }
+            }
+            '}' | ']' | ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What each rule is called in "expected ..." messages.
+fn rule_name(rule: &Rule) -> String {
+    match rule {
+        Rule::EOI => "end of file",
+        Rule::item | Rule::kw_stack | Rule::kw_secret | Rule::kw_service | Rule::kw_proxy | Rule::kw_kind => {
+            "`stack`, `secret`, `service`, `proxy` or `kind`"
+        }
+        Rule::block => "`{`",
+        Rule::entry | Rule::assign | Rule::labeled | Rule::nested | Rule::field_decl | Rule::kw_field => "a field (`name = value`)",
+        Rule::ident | Rule::path => "a name",
+        Rule::type_expr => "a type",
+        Rule::optional => "`?`",
+        Rule::value | Rule::call | Rule::list | Rule::number | Rule::boolean | Rule::string => "a value",
+        Rule::arg => "an argument",
+        Rule::string_inner | Rule::escape => "string content",
+        Rule::file | Rule::stack_decl | Rule::secret_decl | Rule::service_decl | Rule::proxy_decl | Rule::kind_decl => "a declaration",
+        Rule::WHITESPACE | Rule::COMMENT | Rule::ident_char => "more input",
+    }
+    .to_string()
+}
+
+fn syntax_error(file: usize, text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
+    let offset = match error.location {
+        pest::error::InputLocation::Pos(pos) => pos,
+        pest::error::InputLocation::Span((start, _)) => start,
+    };
+    let expected = match &error.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<String> = positives.iter().map(rule_name).collect();
+            names.sort();
+            names.dedup();
+            names
+        }
+        pest::error::ErrorVariant::CustomError { message } => vec![message.clone()],
+    };
+    let found = text[offset..].chars().next();
+    let (end, found_text) = match found {
+        Some(ch) => (offset + ch.len_utf8(), format!("`{}`", ch.escape_debug())),
+        None => (offset, "end of file".to_string()),
+    };
+    let expected_text = match expected.as_slice() {
+        [] => "something else".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    };
+    let mut diagnostic = Diagnostic::error(
+        "E0001",
+        format!("syntax error: expected {expected_text}, found {found_text}"),
+        Span::new(file, offset, end),
+        format!("expected {expected_text}"),
+    );
+    diagnostic = diagnostic.with_help(match found {
+        None => "the file ends early: is a `}`, `]`, `)` or `\"` missing?",
+        Some('"') => "strings are written in double quotes and must be closed on the same value",
+        Some('}' | ']' | ')') => "this closes something that was never opened, or a value is missing before it",
+        Some(':') => "fields are set with `=`; `:` only follows a service name (`service api: python`) or a call argument",
+        _ => "see `docs/LANGUAGE.md` for the forms a stack file can take",
+    });
+    diagnostic
+}
+
+struct Converter {
+    file: usize,
+}
+
+type Converted<T> = Result<T, Vec<Diagnostic>>;
+
+impl Converter {
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let span = pair.as_span();
+        Span::new(self.file, span.start(), span.end())
+    }
+
+    fn item(&self, pair: Pair<'_, Rule>) -> Converted<Item> {
+        let rule = pair.as_rule();
+        let mut inner = pair.into_inner();
+        let _keyword = inner.next();
+        match rule {
+            Rule::stack_decl => {
+                let name = self.ident(inner.next().expect("stack name"));
+                let body = self.block(inner.next().expect("stack body"))?;
+                Ok(Item::Stack { name, body })
+            }
+            Rule::secret_decl => {
+                let name = self.ident(inner.next().expect("secret name"));
+                let value = self.value(inner.next().expect("secret value"))?;
+                Ok(Item::Secret { name, value })
+            }
+            Rule::service_decl => {
+                let name = self.ident(inner.next().expect("service name"));
+                let kind = self.ident(inner.next().expect("service kind"));
+                let body = self.block(inner.next().expect("service body"))?;
+                Ok(Item::Service { name, kind, body })
+            }
+            Rule::proxy_decl => {
+                let kind = self.ident(inner.next().expect("proxy kind"));
+                let body = self.block(inner.next().expect("proxy body"))?;
+                Ok(Item::Proxy { kind, body })
+            }
+            Rule::kind_decl => {
+                let name = self.ident(inner.next().expect("kind name"));
+                let body = self.block(inner.next().expect("kind body"))?;
+                Ok(Item::Kind { name, body })
+            }
+            other => unreachable!("grammar yields only items at top level, got {other:?}"),
+        }
+    }
+
+    fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
+        Ident { name: pair.as_str().to_string(), span: self.span(&pair) }
+    }
+
+    fn block(&self, pair: Pair<'_, Rule>) -> Converted<Block> {
+        let span = self.span(&pair);
+        let mut entries = Vec::new();
+        let mut errors = Vec::new();
+        for entry in pair.into_inner() {
+            match self.entry(entry) {
+                Ok(entry) => entries.push(entry),
+                Err(mut diagnostics) => errors.append(&mut diagnostics),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Block { entries, span })
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn entry(&self, pair: Pair<'_, Rule>) -> Converted<Entry> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut inner = pair.into_inner();
+        let kind = match rule {
+            Rule::assign => {
+                let name = self.ident(inner.next().expect("name"));
+                let value = self.value(inner.next().expect("value"))?;
+                EntryKind::Assign { name, value }
+            }
+            Rule::nested => {
+                let name = self.ident(inner.next().expect("name"));
+                let block_pair = inner.next().expect("block");
+                let block_span = self.span(&block_pair);
+                let block = self.block(block_pair)?;
+                EntryKind::Assign { name, value: Expr { kind: ExprKind::Record(block), span: block_span } }
+            }
+            Rule::labeled => {
+                let label = self.ident(inner.next().expect("label"));
+                let name = self.ident(inner.next().expect("name"));
+                let value = self.value(inner.next().expect("value"))?;
+                EntryKind::Labeled { label, name, value }
+            }
+            Rule::field_decl => {
+                let _keyword = inner.next();
+                let name = self.ident(inner.next().expect("field name"));
+                let ty = self.type_expr(inner.next().expect("field type"));
+                let default = inner.next().map(|value| self.value(value)).transpose()?;
+                EntryKind::Field { name, ty, default }
+            }
+            other => unreachable!("grammar yields only entries in blocks, got {other:?}"),
+        };
+        Ok(Entry { kind, span })
+    }
+
+    fn type_expr(&self, pair: Pair<'_, Rule>) -> TypeExpr {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("type name"));
+        let mut args = Vec::new();
+        let mut optional = false;
+        for part in inner {
+            match part.as_rule() {
+                Rule::type_expr => args.push(self.type_expr(part)),
+                Rule::optional => optional = true,
+                other => unreachable!("unexpected {other:?} in a type"),
+            }
+        }
+        TypeExpr { name, args, optional, span }
+    }
+
+    fn value(&self, pair: Pair<'_, Rule>) -> Converted<Expr> {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::string => self.string(pair)?,
+            Rule::number => self.number(pair)?,
+            Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
+            Rule::path => ExprKind::Path(pair.into_inner().map(|ident| self.ident(ident)).collect()),
+            Rule::list => ExprKind::List(pair.into_inner().map(|item| self.value(item)).collect::<Converted<Vec<_>>>()?),
+            Rule::block => ExprKind::Record(self.block(pair)?),
+            Rule::call => {
+                let mut inner = pair.into_inner();
+                let name = self.ident(inner.next().expect("call name"));
+                let args = inner.map(|arg| self.arg(arg)).collect::<Converted<Vec<_>>>()?;
+                ExprKind::Call { name, args }
+            }
+            other => unreachable!("unexpected {other:?} as a value"),
+        };
+        Ok(Expr { kind, span })
+    }
+
+    fn arg(&self, pair: Pair<'_, Rule>) -> Converted<Arg> {
+        let parts: Vec<_> = pair.into_inner().collect();
+        match parts.as_slice() {
+            [value] => Ok(Arg { name: None, value: self.value(value.clone())? }),
+            [name, value] => Ok(Arg { name: Some(self.ident(name.clone())), value: self.value(value.clone())? }),
+            _ => unreachable!("an argument is a value with an optional name"),
+        }
+    }
+
+    fn string(&self, pair: Pair<'_, Rule>) -> Converted<ExprKind> {
+        let inner = pair.into_inner().next().expect("string content");
+        let base = inner.as_span().start();
+        let raw = inner.as_str();
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.char_indices();
+        while let Some((offset, ch)) = chars.next() {
+            if ch != '\\' {
+                out.push(ch);
+                continue;
+            }
+            let (_, escaped) = chars.next().expect("the grammar pairs every backslash with a character");
+            match escaped {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                other => {
+                    let start = base + offset;
+                    return Err(vec![Diagnostic::error(
+                        "E0004",
+                        format!("unknown escape `\\{}` in a string", other.escape_debug()),
+                        Span::new(self.file, start, start + 1 + other.len_utf8()),
+                        "unknown escape",
+                    )
+                    .with_help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`")]);
+                }
+            }
+        }
+        Ok(ExprKind::Str(out))
+    }
+
+    fn number(&self, pair: Pair<'_, Rule>) -> Converted<ExprKind> {
+        let span = self.span(&pair);
+        let text = pair.as_str();
+        let unit_at = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+        let (digits, unit) = text.split_at(unit_at);
+        let bad =
+            |message: String, help: &str| vec![Diagnostic::error("E0004", message, span, "invalid number").with_help(help.to_string())];
+        if unit.is_empty() {
+            if digits.contains('.') {
+                return digits
+                    .parse::<f64>()
+                    .map(ExprKind::Float)
+                    .map_err(|_| bad(format!("`{text}` is not a number"), "write digits, like `0.5`"));
+            }
+            return digits
+                .parse::<i64>()
+                .map(ExprKind::Int)
+                .map_err(|_| bad(format!("`{text}` does not fit in a 64-bit integer"), "integers range over ±9223372036854775807"));
+        }
+        let Ok(count) = digits.parse::<u64>() else {
+            return Err(bad(
+                format!("`{text}`: a quantity with a unit must be a whole, non-negative number"),
+                "write `512mb` rather than `0.5gb`, `90m` rather than `1.5h`",
+            ));
+        };
+        let size = |factor: u64| count.checked_mul(factor);
+        let result = match unit {
+            "b" => size(1).map(|bytes| ExprKind::Size { bytes, text: text.to_string() }),
+            "kb" => size(1 << 10).map(|bytes| ExprKind::Size { bytes, text: text.to_string() }),
+            "mb" => size(1 << 20).map(|bytes| ExprKind::Size { bytes, text: text.to_string() }),
+            "gb" => size(1 << 30).map(|bytes| ExprKind::Size { bytes, text: text.to_string() }),
+            "tb" => size(1 << 40).map(|bytes| ExprKind::Size { bytes, text: text.to_string() }),
+            "s" => size(1).map(|seconds| ExprKind::Duration { seconds, text: text.to_string() }),
+            "m" => size(60).map(|seconds| ExprKind::Duration { seconds, text: text.to_string() }),
+            "h" => size(3600).map(|seconds| ExprKind::Duration { seconds, text: text.to_string() }),
+            "d" => size(86_400).map(|seconds| ExprKind::Duration { seconds, text: text.to_string() }),
+            "w" => size(604_800).map(|seconds| ExprKind::Duration { seconds, text: text.to_string() }),
+            _ => {
+                return Err(bad(
+                    format!("unknown unit `{unit}` in `{text}`"),
+                    "sizes take `b`, `kb`, `mb`, `gb`, `tb`; durations take `s`, `m`, `h`, `d`, `w`",
+                ))
+            }
+        };
+        result.ok_or_else(|| bad(format!("`{text}` is too large"), "use a smaller quantity"))
+    }
+}

@@ -1,0 +1,115 @@
+//! Every example compiles with no diagnostics, and its whole plan (every
+//! artifact, under `--- path ---` headers) matches its reviewed snapshot.
+
+use std::path::Path;
+
+use ragc::emit::EmitOptions;
+use ragc::input::Input;
+
+fn compile(path: &str) -> ragc::plan::Plan {
+    let input = Input::load(Path::new(path)).expect("example readable");
+    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
+    let rendered = compilation.sources.render(&compilation.diagnostics, false);
+    assert!(compilation.diagnostics.is_empty(), "{path} has diagnostics:\n{rendered}");
+    plan.expect("no errors, so a plan")
+}
+
+const EXAMPLES: [(&str, &str); 4] = [
+    ("rag-engine-mini", "examples/rag-engine-mini.rag"),
+    ("minimal", "examples/minimal.rag"),
+    ("node-postgres", "examples/node-postgres.rag"),
+    ("custom-kind", "examples/custom-kind/stack.rag"),
+];
+
+#[test]
+fn examples_match_their_snapshots() {
+    for (name, path) in EXAMPLES {
+        let plan = compile(path);
+        insta::with_settings!({ snapshot_path => "../snapshots/examples", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(name, plan.render_for_review());
+        });
+    }
+}
+
+#[test]
+fn compiling_twice_gives_the_same_bytes() {
+    for (_, path) in EXAMPLES {
+        assert_eq!(compile(path).render_for_review(), compile(path).render_for_review(), "{path}");
+    }
+}
+
+#[test]
+fn flagship_example_stays_short() {
+    let text = std::fs::read_to_string("examples/rag-engine-mini.rag").unwrap();
+    assert!(text.lines().count() <= 80, "the flagship example grew past 80 lines");
+}
+
+#[test]
+fn flagship_plan_has_every_artifact() {
+    let plan = compile("examples/rag-engine-mini.rag");
+    let paths: Vec<&str> = plan.artifacts.iter().map(|a| a.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "Dockerfile.api",
+            "Dockerfile.api.dockerignore",
+            "compose.yaml",
+            "compose.override.yaml",
+            "compose.production.yaml",
+            ".env.example",
+            "nginx/rag-engine.conf",
+            "backup/backup.sh",
+            "backup/restore.sh",
+            "backup/crontab",
+            "ops/health-check.sh",
+            ".env.production",
+        ]
+    );
+    assert_eq!(plan.get(".env.production").unwrap().mode, 0o600);
+    assert_eq!(plan.get("backup/backup.sh").unwrap().mode, 0o755);
+}
+
+/// The guide's defects, each checked where it used to live.
+#[test]
+fn flagship_fixes_the_guides_defects() {
+    let plan = compile("examples/rag-engine-mini.rag");
+    let text = |path: &str| match &plan.get(path).unwrap().contents {
+        ragc::plan::Contents::Text(text) => text.clone(),
+        ragc::plan::Contents::Secrets(_) => panic!("{path} is the secrets file"),
+    };
+    let dockerfile = text("Dockerfile.api");
+    assert!(dockerfile.starts_with("# syntax=docker/dockerfile:1\n"));
+    assert!(dockerfile.contains(" AS builder") && !dockerfile.contains(" as builder"));
+    assert!(!dockerfile.contains("--user") && dockerfile.contains("/opt/venv"));
+    assert!(!dockerfile.contains("curl"), "the slim image has no curl");
+    assert!(!dockerfile.contains("postgresql-client"));
+    assert!(dockerfile.contains("USER 10001:10001"));
+    assert!(dockerfile.contains("python:3.11.11-slim"));
+
+    let compose = text("compose.yaml");
+    assert!(!compose.lines().any(|l| l.starts_with("version:")));
+    assert!(compose.contains("condition: service_healthy"));
+    assert!(compose.contains("condition: service_completed_successfully"));
+    assert!(compose.contains("\"qdrant/qdrant:v1.12.4\"") && !compose.contains("qdrant/qdrant:latest"));
+    assert!(compose.contains("\"127.0.0.1:8000:8000\""));
+    assert!(!compose.contains("\"5432:5432\"") && !compose.contains("6379:6379") && !compose.contains("6333:6333"));
+    assert!(!compose.contains("NET_BIND_SERVICE"));
+    assert!(compose.contains("@db:5432/") && !compose.contains("localhost"));
+    assert!(compose.contains("internal: true"));
+
+    let nginx = text("nginx/rag-engine.conf");
+    assert!(nginx.contains("map $http_upgrade"));
+    assert!(!nginx.contains("Connection 'upgrade'") && !nginx.contains("X-XSS-Protection"));
+    assert!(nginx.contains("Strict-Transport-Security") && nginx.contains("ssl_prefer_server_ciphers off"));
+    assert!(nginx.contains("client_max_body_size"));
+    assert!(nginx.contains("--webroot -w /var/www/certbot") && !nginx.contains("certbot --nginx"));
+
+    let backup = text("backup/backup.sh");
+    assert!(backup.contains("set -Eeuo pipefail"));
+    assert!(backup.contains("exec -T db pg_dump") && !backup.contains("rag-engine_postgres_1"));
+    assert!(backup.contains("flock -n"));
+    assert!(backup.contains("-mindepth 1 -maxdepth 1"));
+    assert!(!backup.contains("postgres_data"), "no archive of the wrong volume");
+    assert!(text("backup/crontab").contains(">>/var/log/rag-engine-backup.log 2>&1"));
+    assert!(!text("ops/health-check.sh").contains("jq"));
+}
