@@ -87,7 +87,8 @@ impl Default for Sources {
 
 impl Sources {
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> usize {
-        self.files.add(name.into(), text.into())
+        // A NUL would reach the terminal raw; a space keeps every byte offset.
+        self.files.add(name.into(), text.into().replace('\0', " "))
     }
 
     /// The text of file `id`.

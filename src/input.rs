@@ -15,6 +15,9 @@ pub struct Input {
     /// User kind files: (display path, text), in path order.
     pub kinds: Vec<(String, String)>,
     pub templates: UserTemplates,
+    /// Byte offset of the first invalid UTF-8 sequence in the stack file
+    /// (whose text then holds a lossy copy), so that it gets a diagnostic with a caret.
+    pub invalid_utf8_at: Option<usize>,
 }
 
 /// A stack or kind file that could not be read.
@@ -55,8 +58,16 @@ impl Input {
     /// # Errors
     /// A file that can't be read or isn't UTF-8.
     pub fn load(path: &Path) -> Result<Self, InputError> {
-        let stack_text = read(path)?;
-        let mut input = Input { stack_name: path.display().to_string(), stack_text, ..Input::default() };
+        let (stack_text, invalid_utf8_at) = match read(path) {
+            Ok(text) => (text, None),
+            Err(error) if error.message.starts_with("not UTF-8") => {
+                let bytes = fs::read(path).map_err(|e| InputError { path: path.to_path_buf(), message: e.to_string() })?;
+                let offset = std::str::from_utf8(&bytes).err().map(|e| e.valid_up_to());
+                (String::from_utf8_lossy(&bytes).into_owned(), offset)
+            }
+            Err(error) => return Err(error),
+        };
+        let mut input = Input { stack_name: path.display().to_string(), stack_text, invalid_utf8_at, ..Input::default() };
         let kinds_dir = path.parent().unwrap_or(Path::new(".")).join("kinds");
         let Ok(entries) = fs::read_dir(&kinds_dir) else { return Ok(input) };
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();

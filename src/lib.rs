@@ -62,6 +62,13 @@ pub fn analyze(input: &Input) -> Compilation {
     }
     let stack_file = sources.add(input.stack_name.clone(), input.stack_text.clone());
     let file_span = Span::new(stack_file, 0, 0);
+    if let Some(offset) = input.invalid_utf8_at {
+        diagnostics.push(
+            Diagnostic::error("E0002", "file is not valid UTF-8", Span::new(stack_file, offset, offset + 1), "invalid byte here")
+                .with_help("save the stack file as UTF-8"),
+        );
+        return Compilation { sources, stack: None, diagnostics, stack_file };
+    }
     let stack = match syntax::parse(stack_file, &input.stack_text) {
         Ok(parsed) => {
             load_kinds(&parsed.items, &Origin::User, &mut kinds, &mut diagnostics);
@@ -101,19 +108,22 @@ fn load_kinds(items: &[Item], origin: &Origin, kinds: &mut IndexMap<String, Kind
 fn missing_templates(stack: &Stack, input: &Input) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for service in stack.services.values().filter(|s| s.backup.is_some()) {
-        for script in ["backup", "restore"] {
-            let name = format!("kinds/{}/{script}.sh.j2", service.kind);
-            if !emit::has_template(&name, &input.templates) {
-                out.push(
-                    Diagnostic::error(
-                        "E0403",
-                        format!("kind `{}` has no {script} template", service.kind),
-                        service.span,
-                        "backup requested here",
-                    )
-                    .with_help(format!("write `kinds/{}/{script}.sh.j2` next to the kind file, or remove `backup`", service.kind)),
-                );
-            }
+        let missing: Vec<String> = ["backup", "restore"]
+            .iter()
+            .map(|script| format!("kinds/{}/{script}.sh.j2", service.kind))
+            .filter(|name| !emit::has_template(name, &input.templates))
+            .collect();
+        if !missing.is_empty() {
+            let list = missing.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(" and ");
+            out.push(
+                Diagnostic::error(
+                    "E0403",
+                    format!("kind `{}` can't be backed up: {list} missing", service.kind),
+                    service.span,
+                    "backup requested here",
+                )
+                .with_help(format!("write {list} next to the kind file, or remove `backup`")),
+            );
         }
     }
     out

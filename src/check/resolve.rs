@@ -312,7 +312,19 @@ impl<'k> Resolver<'k> {
         }
         match check_value(value, &Type::Secret) {
             Ok(Val::NewSecret(source)) => {
-                if self.secrets.contains_key(&var) {
+                if let Some(first) = self.secrets.get(&var) {
+                    let first = first.span;
+                    self.error(
+                        Diagnostic::error(
+                            "E0108",
+                            format!("secret `{}` is stored as `{var}`, like an earlier secret", name.name),
+                            name.span,
+                            "same variable",
+                        )
+                        .with_label(first, "the earlier secret")
+                        .with_help("secret names map to environment variables in upper case with `-` as `_`; rename one of them"),
+                    );
+                    self.secret_names.insert(name.name.clone(), var.clone());
                     return;
                 }
                 self.secret_names.insert(name.name.clone(), var.clone());
@@ -570,10 +582,8 @@ impl<'k> Resolver<'k> {
         for (field_name, (val, _)) in &instance.values {
             instance.context.insert(field_name.clone(), val_to_value(val, secret_vars.get(field_name).map(String::as_str)));
         }
-        // Absent optional fields read as none, so kind templates can test them.
-        for field_name in kind.fields.keys() {
-            instance.context.entry(field_name.clone()).or_insert(Value::from(()));
-        }
+        // Absent optional fields stay undefined: kind templates may test them
+        // (`{% if maxmemory %}`), but printing one is an error, never "None".
         instance.context.insert("__secret_vars".into(), Value::from_serialize(&secret_vars));
         (self.diagnostics.len() == errors_before).then_some(instance)
     }
@@ -633,7 +643,7 @@ impl<'k> Resolver<'k> {
                 "cpus" => match check_value(value, &Type::Number) {
                     Ok(Val::Number(cpus)) if cpus > 0.0 && cpus <= 1024.0 => limits.cpus = Some(cpus),
                     Ok(_) => self.error(
-                        Diagnostic::error("E0107", "`cpus` must be more than 0", value.span, "out of range")
+                        Diagnostic::error("E0107", "`cpus` must be more than 0 and at most 1024", value.span, "out of range")
                             .with_help("write `cpus = 0.5` or `cpus = 2`"),
                     ),
                     Err(error) => self.error(error),
@@ -994,36 +1004,50 @@ impl<'k> Resolver<'k> {
             build.ignore = self.literal_list(instance, "dockerignore");
         }
         let mut image = self.property_text(instance, "image").and_then(|text| text.as_literal());
+        let mut from_failed = false;
         if let Some((Val::Service(from), span)) = instance.values.get("from") {
-            match all.get(&from.name) {
-                None => self.error(unknown_service(from, all.keys().map(String::as_str))),
-                Some(origin) if from.name == name => {
+            // Follow `from` through other services to the one that has an image.
+            let mut current = from;
+            let mut seen = vec![name.as_str()];
+            loop {
+                let Some(origin) = all.get(&current.name) else {
+                    self.error(unknown_service(current, all.keys().map(String::as_str)));
+                    from_failed = true;
+                    break;
+                };
+                if seen.contains(&current.name.as_str()) {
                     self.error(
-                        Diagnostic::error("E0203", format!("service `{name}` uses its own image"), *span, "points at itself")
-                            .with_help("`from` names another, built service"),
+                        Diagnostic::error("E0203", format!("service `{name}` takes its image from itself"), *span, "points back here")
+                            .with_help("`from` names another service that is built or has an `image`"),
                     );
-                    let _ = origin;
+                    from_failed = true;
+                    break;
                 }
-                Some(origin) => match origin.kind.properties.get("build") {
-                    Some(Expr { kind: ExprKind::Str(template), .. }) => {
-                        build = Some(Build { template: template.clone(), owner: from.name.clone(), ignore: Vec::new() });
-                    }
-                    _ => {
-                        let origin_image = self.property_text(origin, "image").and_then(|text| text.as_literal());
-                        if origin_image.is_none() {
-                            self.error(
-                                Diagnostic::error("E0206", format!("`{}` has no image to share", from.name), from.span, "no image")
-                                    .with_help("`from` names a service that is built or has an `image`"),
-                            );
-                        }
-                        image = origin_image;
-                    }
-                },
+                seen.push(current.name.as_str());
+                if let Some(Expr { kind: ExprKind::Str(template), .. }) = origin.kind.properties.get("build") {
+                    build = Some(Build { template: template.clone(), owner: current.name.clone(), ignore: Vec::new() });
+                    break;
+                }
+                if let Some(origin_image) = self.property_text(origin, "image").and_then(|text| text.as_literal()) {
+                    image = Some(origin_image);
+                    break;
+                }
+                if let Some((Val::Service(next), _)) = origin.values.get("from") {
+                    current = next;
+                    continue;
+                }
+                self.error(
+                    Diagnostic::error("E0206", format!("`{}` has no image to share", current.name), from.span, "no image")
+                        .with_help("`from` names a service that is built or has an `image`"),
+                );
+                from_failed = true;
+                break;
             }
         }
         let image = match (&build, image) {
             (Some(build), _) => format!("{}-{}:latest", stack_prefix(&instance.context), build.owner),
             (None, Some(image)) => image,
+            (None, None) if from_failed => String::new(),
             (None, None) => {
                 self.error(
                     Diagnostic::error(
@@ -1248,30 +1272,25 @@ impl<'k> Resolver<'k> {
                 let ExprKind::Str(template) = &template.kind else { return None };
                 let rendered = self.interp.render(template, &other.context);
                 match rendered {
-                    Ok(text)
-                        if text.as_literal().is_some_and(|literal| literal.contains("none"))
-                            && template.contains("port")
-                            && !other.values.contains_key("port")
-                            && other.kind.fields.contains_key("port") =>
-                    {
-                        self.error(
-                            Diagnostic::error(
-                                "E0202",
-                                format!("`{}.{}` is not available: `{}` has no `port`", target.name, attribute.name, target.name),
-                                attribute.span,
-                                "not set",
-                            )
-                            .with_help(format!("set `port = ...` on service `{}`", target.name)),
-                        );
-                        None
-                    }
                     Ok(text) => {
                         let condition = if other_has_health(other) { Condition::ServiceHealthy } else { Condition::ServiceStarted };
                         depends_on.insert(target.name.clone(), condition);
                         Some(text)
                     }
                     Err(message) => {
-                        self.error(template_error(template_span(other, &attribute.name), &message));
+                        // An export over an optional field the service leaves unset.
+                        let unset =
+                            other.kind.fields.keys().find(|field| !other.values.contains_key(*field) && template.contains(field.as_str()));
+                        self.error(match unset {
+                            Some(field) => Diagnostic::error(
+                                "E0202",
+                                format!("`{}.{}` is not available: `{}` has no `{field}`", target.name, attribute.name, target.name),
+                                attribute.span,
+                                "not set",
+                            )
+                            .with_help(format!("set `{field} = ...` on service `{}`", target.name)),
+                            None => template_error(template_span(other, &attribute.name), &message),
+                        });
                         None
                     }
                 }
@@ -1411,7 +1430,18 @@ impl<'k> Resolver<'k> {
         for service in services.values() {
             let field_span = |field: &str| instances[&service.name].values.get(field).map_or(service.span, |(_, span)| *span);
             if let Some(port) = service.publish {
-                if let Some(first) = published.get(&port) {
+                let publish_span = field_span(if instances[&service.name].values.contains_key("publish") { "publish" } else { "port" });
+                if proxy.is_some() && (port == 80 || port == 443) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0301",
+                            format!("host port {port} belongs to the proxy"),
+                            publish_span,
+                            format!("`{}` would publish 127.0.0.1:{port}", service.name),
+                        )
+                        .with_help("nginx listens on 80 and 443 on the host; publish the service on another port: `publish = 8080`"),
+                    );
+                } else if let Some(first) = published.get(&port) {
                     self.error(
                         Diagnostic::error(
                             "E0301",
@@ -1450,7 +1480,7 @@ impl<'k> Resolver<'k> {
                             field_span("route"),
                             "same route",
                         )
-                        .with_label(first.span, "first here")
+                        .with_label(field_span_of(instances, first, "route"), format!("`{}` has it first", first.name))
                         .with_help("give each service its own path prefix, like \"/api/\""),
                     );
                 } else {
@@ -1495,6 +1525,10 @@ impl<'k> Resolver<'k> {
 enum PropertySource<'a> {
     Field(&'a Val, Span),
     Kind(&'a Expr),
+}
+
+fn field_span_of(instances: &IndexMap<String, Instance<'_>>, service: &Service, field: &str) -> Span {
+    instances.get(&service.name).and_then(|instance| instance.values.get(field)).map_or(service.span, |(_, span)| *span)
 }
 
 fn health_from(spec: &HealthSpec, test: HealthTest) -> Health {

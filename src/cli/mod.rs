@@ -134,14 +134,17 @@ fn check(args: &CheckArgs, color: bool) -> u8 {
         Ok(input) => input,
         Err(code) => return code,
     };
-    let compilation = crate::analyze(&input);
+    // A full compile in memory: template failures are caught here too.
+    let (_, options) = compile::out_dir(&args.stack, None);
+    let (compilation, _) = crate::compile(&input, &options);
     report(&compilation, color, args.format);
     if compilation.has_errors() {
         EXIT_USER
     } else {
         if args.format == Format::Human {
             let name = compilation.stack.as_ref().map_or("", |s| s.name.as_str());
-            eprintln!("ok: stack `{name}` checks ({} services)", compilation.stack.as_ref().map_or(0, |s| s.services.len()));
+            let count = compilation.stack.as_ref().map_or(0, |s| s.services.len());
+            eprintln!("ok: stack `{name}` checks ({count} service{})", if count == 1 { "" } else { "s" });
         }
         EXIT_OK
     }

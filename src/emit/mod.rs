@@ -142,7 +142,17 @@ struct Paths {
 }
 
 fn render(env: &Environment<'_>, name: &str, context: &serde_json::Value) -> Result<String, EmitError> {
-    let error = |e: minijinja::Error| EmitError { template: name.to_string(), message: e.to_string() };
+    let error = |e: minijinja::Error| {
+        // The innermost cause says what failed; the outer ones say where.
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        EmitError { template: name.to_string(), message }
+    };
     env.get_template(name).map_err(error)?.render(context).map_err(error)
 }
 

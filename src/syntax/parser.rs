@@ -37,7 +37,7 @@ pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
     let converter = Converter { file };
     let mut items = Vec::new();
     let mut errors = Vec::new();
-    for pair in root.into_inner() {
+    for pair in root.into_inner().filter(is_significant) {
         if pair.as_rule() == Rule::EOI {
             break;
         }
@@ -60,6 +60,7 @@ fn check_nesting(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
     let mut in_string = false;
     let mut in_comment = false;
     let mut escaped = false;
+    let mut string_start = 0;
     for (offset, ch) in text.char_indices() {
         if in_comment {
             in_comment = ch != '\n';
@@ -67,6 +68,7 @@ fn check_nesting(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
         }
         if in_string {
             match ch {
+                '\n' => return Err(vec![unterminated_string(file, string_start)]),
                 _ if escaped => escaped = false,
                 '\\' => escaped = true,
                 '"' => in_string = false,
@@ -76,7 +78,10 @@ fn check_nesting(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
         }
         match ch {
             '#' => in_comment = true,
-            '"' => in_string = true,
+            '"' => {
+                in_string = true;
+                string_start = offset;
+            }
             '{' | '[' | '(' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -93,7 +98,15 @@ fn check_nesting(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
             _ => {}
         }
     }
+    if in_string {
+        return Err(vec![unterminated_string(file, string_start)]);
+    }
     Ok(())
+}
+
+fn unterminated_string(file: usize, start: usize) -> Diagnostic {
+    Diagnostic::error("E0001", "syntax error: unterminated string", Span::new(file, start, start + 1), "this string is never closed")
+        .with_help("close it with `\"` on the same line; write a line break inside a string as `\\n`")
 }
 
 /// What each rule is called in "expected ..." messages.
@@ -103,7 +116,15 @@ fn rule_name(rule: &Rule) -> String {
         Rule::item | Rule::kw_stack | Rule::kw_secret | Rule::kw_service | Rule::kw_proxy | Rule::kw_kind => {
             "`stack`, `secret`, `service`, `proxy` or `kind`"
         }
-        Rule::block => "`{`",
+        Rule::block | Rule::lbrace => "`{`",
+        Rule::rbrace => "`}`",
+        Rule::colon => "`:`",
+        Rule::equals => "`=`",
+        Rule::comma => "`,`",
+        Rule::lparen => "`(`",
+        Rule::rparen => "`)`",
+        Rule::lbracket => "`[`",
+        Rule::rbracket => "`]`",
         Rule::entry | Rule::assign | Rule::labeled | Rule::nested | Rule::field_decl | Rule::kw_field => "a field (`name = value`)",
         Rule::ident | Rule::path => "a name",
         Rule::type_expr => "a type",
@@ -157,6 +178,22 @@ fn syntax_error(file: usize, text: &str, error: &pest::error::Error<Rule>) -> Di
     diagnostic
 }
 
+/// Punctuation pairs exist only for error messages.
+fn is_significant(pair: &Pair<'_, Rule>) -> bool {
+    !matches!(
+        pair.as_rule(),
+        Rule::colon
+            | Rule::equals
+            | Rule::comma
+            | Rule::lbrace
+            | Rule::rbrace
+            | Rule::lparen
+            | Rule::rparen
+            | Rule::lbracket
+            | Rule::rbracket
+    )
+}
+
 struct Converter {
     file: usize,
 }
@@ -171,7 +208,7 @@ impl Converter {
 
     fn item(&self, pair: Pair<'_, Rule>) -> Converted<Item> {
         let rule = pair.as_rule();
-        let mut inner = pair.into_inner();
+        let mut inner = pair.into_inner().filter(is_significant);
         let _keyword = inner.next();
         match rule {
             Rule::stack_decl => {
@@ -212,7 +249,7 @@ impl Converter {
         let span = self.span(&pair);
         let mut entries = Vec::new();
         let mut errors = Vec::new();
-        for entry in pair.into_inner() {
+        for entry in pair.into_inner().filter(is_significant) {
             match self.entry(entry) {
                 Ok(entry) => entries.push(entry),
                 Err(mut diagnostics) => errors.append(&mut diagnostics),
@@ -228,7 +265,7 @@ impl Converter {
     fn entry(&self, pair: Pair<'_, Rule>) -> Converted<Entry> {
         let span = self.span(&pair);
         let rule = pair.as_rule();
-        let mut inner = pair.into_inner();
+        let mut inner = pair.into_inner().filter(is_significant);
         let kind = match rule {
             Rule::assign => {
                 let name = self.ident(inner.next().expect("name"));
@@ -262,7 +299,7 @@ impl Converter {
 
     fn type_expr(&self, pair: Pair<'_, Rule>) -> TypeExpr {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
+        let mut inner = pair.into_inner().filter(is_significant);
         let name = self.ident(inner.next().expect("type name"));
         let mut args = Vec::new();
         let mut optional = false;
@@ -282,11 +319,13 @@ impl Converter {
             Rule::string => self.string(pair)?,
             Rule::number => self.number(pair)?,
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
-            Rule::path => ExprKind::Path(pair.into_inner().map(|ident| self.ident(ident)).collect()),
-            Rule::list => ExprKind::List(pair.into_inner().map(|item| self.value(item)).collect::<Converted<Vec<_>>>()?),
+            Rule::path => ExprKind::Path(pair.into_inner().filter(is_significant).map(|ident| self.ident(ident)).collect()),
+            Rule::list => {
+                ExprKind::List(pair.into_inner().filter(is_significant).map(|item| self.value(item)).collect::<Converted<Vec<_>>>()?)
+            }
             Rule::block => ExprKind::Record(self.block(pair)?),
             Rule::call => {
-                let mut inner = pair.into_inner();
+                let mut inner = pair.into_inner().filter(is_significant);
                 let name = self.ident(inner.next().expect("call name"));
                 let args = inner.map(|arg| self.arg(arg)).collect::<Converted<Vec<_>>>()?;
                 ExprKind::Call { name, args }
@@ -297,7 +336,7 @@ impl Converter {
     }
 
     fn arg(&self, pair: Pair<'_, Rule>) -> Converted<Arg> {
-        let parts: Vec<_> = pair.into_inner().collect();
+        let parts: Vec<_> = pair.into_inner().filter(is_significant).collect();
         match parts.as_slice() {
             [value] => Ok(Arg { name: None, value: self.value(value.clone())? }),
             [name, value] => Ok(Arg { name: Some(self.ident(name.clone())), value: self.value(value.clone())? }),
@@ -306,7 +345,7 @@ impl Converter {
     }
 
     fn string(&self, pair: Pair<'_, Rule>) -> Converted<ExprKind> {
-        let inner = pair.into_inner().next().expect("string content");
+        let inner = pair.into_inner().filter(is_significant).next().expect("string content");
         let base = inner.as_span().start();
         let raw = inner.as_str();
         let mut out = String::with_capacity(raw.len());
