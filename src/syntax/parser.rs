@@ -345,7 +345,7 @@ impl Converter {
     }
 
     fn string(&self, pair: Pair<'_, Rule>) -> Converted<ExprKind> {
-        let inner = pair.into_inner().filter(is_significant).next().expect("string content");
+        let inner = pair.into_inner().find(is_significant).expect("string content");
         let base = inner.as_span().start();
         let raw = inner.as_str();
         let mut out = String::with_capacity(raw.len());
