@@ -56,6 +56,7 @@ fn flagship_plan_has_every_artifact() {
             "compose.yaml",
             "compose.override.yaml",
             "compose.production.yaml",
+            ".compose-lint.yml",
             ".env.example",
             "nginx/rag-engine.conf",
             "backup/backup.sh",
@@ -90,7 +91,8 @@ fn flagship_fixes_the_guides_defects() {
     assert!(!compose.lines().any(|l| l.starts_with("version:")));
     assert!(compose.contains("condition: service_healthy"));
     assert!(compose.contains("condition: service_completed_successfully"));
-    assert!(compose.contains("\"qdrant/qdrant:v1.12.4\"") && !compose.contains("qdrant/qdrant:latest"));
+    assert!(compose.contains("\"qdrant/qdrant:v1.12.4\"") && !compose.contains(":latest"));
+    assert_eq!(compose.matches("      resources:\n        limits:\n").count(), 6, "every service and the release job is limited");
     assert!(compose.contains("\"127.0.0.1:8000:8000\""));
     assert!(!compose.contains("\"5432:5432\"") && !compose.contains("6379:6379") && !compose.contains("6333:6333"));
     assert!(!compose.contains("NET_BIND_SERVICE"));
@@ -106,10 +108,35 @@ fn flagship_fixes_the_guides_defects() {
 
     let backup = text("backup/backup.sh");
     assert!(backup.contains("set -Eeuo pipefail"));
-    assert!(backup.contains("exec -T db pg_dump") && !backup.contains("rag-engine_postgres_1"));
+    assert!(backup.contains("    db)\n") && backup.contains("compose exec -T \"$service\" pg_dump"));
+    assert!(!backup.contains("rag-engine_postgres_1"));
     assert!(backup.contains("flock -n"));
     assert!(backup.contains("-mindepth 1 -maxdepth 1"));
     assert!(!backup.contains("postgres_data"), "no archive of the wrong volume");
     assert!(text("backup/crontab").contains(">>/var/log/rag-engine-backup.log 2>&1"));
     assert!(!text("ops/health-check.sh").contains("jq"));
+}
+
+#[test]
+fn nginx_http2_form_follows_the_target_version() {
+    let stack = |version: &str| {
+        format!(
+            "stack s {{ domain = \"s.example.com\"\n acme_email = \"o@example.com\" }}\n\
+             service web: image {{ image = \"nginx:1.27.3\"\n port = 8080\n route = \"/\" }}\n\
+             proxy nginx {{ version = \"{version}\" }}\n"
+        )
+    };
+    let site = |version: &str| {
+        let input = ragc::input::Input::from_text("s.rag", &stack(version));
+        let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
+        assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
+        match &plan.unwrap().get("nginx/s.conf").unwrap().contents {
+            ragc::plan::Contents::Text(text) => text.clone(),
+            ragc::plan::Contents::Secrets(_) => unreachable!(),
+        }
+    };
+    let old = site("1.22");
+    assert!(old.contains("listen 443 ssl http2;") && !old.contains("http2 on;"));
+    let new = site("1.26.2");
+    assert!(new.contains("listen 443 ssl;") && new.contains("    http2 on;"));
 }

@@ -37,7 +37,8 @@ pub struct KindDef {
 }
 
 /// The properties a kind body may set, with what each means to the emitters.
-pub const PROPERTIES: [&str; 16] = [
+pub const PROPERTIES: [&str; 17] = [
+    "limits",
     "image",
     "build",
     "stateful",
@@ -58,7 +59,7 @@ pub const PROPERTIES: [&str; 16] = [
 
 /// Names a kind may not use for fields because instances use them for
 /// something else.
-pub const RESERVED: [&str; 4] = ["env", "limits", "dev", "prod"];
+pub const RESERVED: [&str; 5] = ["env", "limits", "dev", "prod", "digest"];
 
 impl KindDef {
     /// Reads one `kind` item.
@@ -97,7 +98,7 @@ impl KindDef {
                                 field.span,
                                 "reserved name",
                             )
-                            .with_help("every service already has `env`, `limits`, `dev` and `prod`; choose another name"),
+                            .with_help("every service already has `env`, `limits`, `dev`, `prod` and `digest`; choose another name"),
                         );
                         continue;
                     }

@@ -50,6 +50,7 @@ struct Instance<'a> {
     env: Vec<(Ident, &'a Expr)>,
     volumes: IndexMap<String, (String, Span)>,
     limits: Limits,
+    digest: Option<String>,
     dev: Option<&'a Block>,
     prod: Option<&'a Block>,
     span: Span,
@@ -393,6 +394,7 @@ impl<'k> Resolver<'k> {
             env: Vec::new(),
             volumes: IndexMap::new(),
             limits: Limits::default(),
+            digest: None,
             dev: None,
             prod: None,
             span: name.span,
@@ -471,6 +473,14 @@ impl<'k> Resolver<'k> {
                             _ => self.error(record_expected("env", value)),
                         },
                         "limits" => instance.limits = self.limits(value),
+                        "digest" => match check_value(value, &Type::String) {
+                            Ok(Val::Str(digest)) if is_digest(&digest) => instance.digest = Some(digest),
+                            Ok(_) => self.error(
+                                Diagnostic::error("E0107", "a digest is `sha256:` and 64 hex digits", value.span, "not an image digest")
+                                    .with_help("copy it from `docker buildx imagetools inspect IMAGE` or the registry's page"),
+                            ),
+                            Err(error) => self.error(error),
+                        },
                         "dev" | "prod" => match &value.kind {
                             ExprKind::Record(block) => {
                                 if field.name == "dev" {
@@ -1045,25 +1055,31 @@ impl<'k> Resolver<'k> {
             }
         }
         let image = match (&build, image) {
-            (Some(build), _) => format!("{}-{}:latest", stack_prefix(&instance.context), build.owner),
-            (None, Some(image)) => image,
-            (None, None) if from_failed => String::new(),
+            // Built images get no name: Compose names them after the project and
+            // service, and an `image:` tag would be a mutable, unpinned reference.
+            (Some(_), _) => None,
+            (None, Some(image)) => {
+                self.check_pinned(&image, instance);
+                Some(match &instance.digest {
+                    Some(digest) => format!("{image}@{digest}"),
+                    None => image,
+                })
+            }
             (None, None) => {
-                self.error(
-                    Diagnostic::error(
-                        "E0401",
-                        format!("kind `{}` gives no image", instance.kind.name.name),
-                        instance.kind.name.span,
-                        "no `image` or `build`",
-                    )
-                    .with_help("a kind sets `image = \"...\"` or `build = \"python\"`, or declares `field from : service`"),
-                );
-                String::new()
+                if !from_failed {
+                    self.error(
+                        Diagnostic::error(
+                            "E0401",
+                            format!("kind `{}` gives no image", instance.kind.name.name),
+                            instance.kind.name.span,
+                            "no `image` or `build`",
+                        )
+                        .with_help("a kind sets `image = \"...\"` or `build = \"python\"`, or declares `field from : service`"),
+                    );
+                }
+                None
             }
         };
-        if build.is_none() && !image.is_empty() {
-            self.check_pinned(&image, instance);
-        }
         if let (Some(build), Some(base)) = (&build, self.property_text(instance, "base_image").and_then(|t| t.as_literal())) {
             let _ = build;
             self.check_pinned(&base, instance);
@@ -1147,6 +1163,7 @@ impl<'k> Resolver<'k> {
             name: name.clone(),
             kind: instance.kind.name.name.clone(),
             image,
+            digest: instance.digest.is_some(),
             build,
             command,
             workdir: self.property_text(instance, "workdir").and_then(|t| t.as_literal()),
@@ -1162,7 +1179,7 @@ impl<'k> Resolver<'k> {
             user: self.property_text(instance, "run_as").and_then(|t| t.as_literal()),
             env,
             volumes,
-            limits: instance.limits,
+            limits: self.limits_with_defaults(instance),
             backup,
             depends_on,
             networks: Vec::new(),
@@ -1171,6 +1188,13 @@ impl<'k> Resolver<'k> {
             fields,
             span: instance.span,
         })
+    }
+
+    /// The instance's limits, else the kind's, else one CPU and 1 GiB: an
+    /// unlimited container can starve the host.
+    fn limits_with_defaults(&mut self, instance: &Instance<'_>) -> Limits {
+        let kind = instance.kind.properties.get("limits").map(|expr| self.limits(expr)).unwrap_or_default();
+        Limits { cpus: instance.limits.cpus.or(kind.cpus).or(Some(1.0)), memory: instance.limits.memory.or(kind.memory).or(Some(1 << 30)) }
     }
 
     fn check_pinned(&mut self, image: &str, instance: &Instance<'_>) {
@@ -1542,12 +1566,12 @@ fn other_has_health(instance: &Instance<'_>) -> bool {
     }
 }
 
-fn stack_prefix(context: &Ctx) -> String {
-    context.get("stack").map(ToString::to_string).unwrap_or_default()
-}
-
 fn template_span(instance: &Instance<'_>, export: &str) -> Span {
     instance.kind.exports.get(export).map_or(instance.kind.name.span, |expr| expr.span)
+}
+
+fn is_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 /// Container paths: absolute, no `..`, nothing a Compose short syntax would misread.

@@ -241,6 +241,7 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
     push("compose.yaml".into(), render(&env, "compose/base.yaml.j2", &context)?, CommentStyle::Hash, 0o644);
     push("compose.override.yaml".into(), render(&env, "compose/override.yaml.j2", &context)?, CommentStyle::Hash, 0o644);
     push("compose.production.yaml".into(), render(&env, "compose/production.yaml.j2", &context)?, CommentStyle::Hash, 0o644);
+    push(".compose-lint.yml".into(), render(&env, "compose/lint.yaml.j2", &context)?, CommentStyle::Hash, 0o644);
     push(".env.example".into(), render(&env, "env/example.j2", &context)?, CommentStyle::Hash, 0o644);
     if let Some(proxy) = &stack.proxy {
         let template = format!("{}/site.conf.j2", proxy.kind);

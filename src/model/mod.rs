@@ -142,8 +142,11 @@ impl Alphabet {
 pub struct Service {
     pub name: String,
     pub kind: String,
-    /// The Compose image reference; for built services, the tag the build produces.
-    pub image: String,
+    /// The image reference (with `@digest` when pinned); `None` for built
+    /// services, whose images Compose names.
+    pub image: Option<String>,
+    /// True when `image` is pinned by digest.
+    pub digest: bool,
     pub build: Option<Build>,
     pub command: Option<Vec<Text>>,
     pub workdir: Option<String>,
