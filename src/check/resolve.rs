@@ -348,8 +348,9 @@ impl<'k> Resolver<'k> {
         let mut context = Ctx::new();
         context.insert("name".into(), Value::from(name));
         context.insert("stack".into(), Value::from(stack));
-        let domain = settings.and_then(|s| s.domain.clone());
-        context.insert("domain".into(), domain.map_or(Value::from(()), Value::from));
+        if let Some(domain) = settings.and_then(|s| s.domain.clone()) {
+            context.insert("domain".into(), Value::from(domain));
+        }
         context
     }
 
@@ -746,6 +747,9 @@ impl<'k> Resolver<'k> {
                         Ok(text) => {
                             fields.insert(name.clone(), text.as_literal().unwrap_or_default().into());
                         }
+                        // Without a valid domain the certificate paths can't be written; the
+                        // missing or invalid domain is reported on its own.
+                        Err(_) if !context.contains_key("domain") => {}
                         Err(message) => self.error(template_error(default.span, &message)),
                     },
                     Ok(val) => {
@@ -1015,6 +1019,8 @@ impl<'k> Resolver<'k> {
         }
         let mut image = self.property_text(instance, "image").and_then(|text| text.as_literal());
         let mut from_failed = false;
+        let mut inherited_digest: Option<String> = None;
+        let mut workdir = self.property_text(instance, "workdir").and_then(|t| t.as_literal());
         if let Some((Val::Service(from), span)) = instance.values.get("from") {
             // Follow `from` through other services to the one that has an image.
             let mut current = from;
@@ -1036,10 +1042,12 @@ impl<'k> Resolver<'k> {
                 seen.push(current.name.as_str());
                 if let Some(Expr { kind: ExprKind::Str(template), .. }) = origin.kind.properties.get("build") {
                     build = Some(Build { template: template.clone(), owner: current.name.clone(), ignore: Vec::new() });
+                    workdir = self.property_text(origin, "workdir").and_then(|t| t.as_literal());
                     break;
                 }
                 if let Some(origin_image) = self.property_text(origin, "image").and_then(|text| text.as_literal()) {
                     image = Some(origin_image);
+                    inherited_digest.clone_from(&origin.digest);
                     break;
                 }
                 if let Some((Val::Service(next), _)) = origin.values.get("from") {
@@ -1057,10 +1065,25 @@ impl<'k> Resolver<'k> {
         let image = match (&build, image) {
             // Built images get no name: Compose names them after the project and
             // service, and an `image:` tag would be a mutable, unpinned reference.
-            (Some(_), _) => None,
+            (Some(_), _) => {
+                if instance.digest.is_some() {
+                    self.error(
+                        Diagnostic::error(
+                            "E0107",
+                            format!("service `{name}` is built here, so it has no digest to pin"),
+                            instance.span,
+                            "built from source",
+                        )
+                        .with_help("`digest` pins prebuilt images; remove it"),
+                    );
+                }
+                None
+            }
             (None, Some(image)) => {
-                self.check_pinned(&image, instance);
-                Some(match &instance.digest {
+                if inherited_digest.is_none() {
+                    self.check_pinned(&image, instance);
+                }
+                Some(match instance.digest.as_ref().or(inherited_digest.as_ref()) {
                     Some(digest) => format!("{image}@{digest}"),
                     None => image,
                 })
@@ -1080,9 +1103,21 @@ impl<'k> Resolver<'k> {
                 None
             }
         };
-        if let (Some(build), Some(base)) = (&build, self.property_text(instance, "base_image").and_then(|t| t.as_literal())) {
-            let _ = build;
-            self.check_pinned(&base, instance);
+        let base_image = if build.as_ref().is_some_and(|b| b.owner == name) {
+            self.property_text(instance, "base_image").and_then(|t| t.as_literal())
+        } else {
+            None
+        };
+        for reference in image.iter().chain(base_image.iter()) {
+            let reference = reference.split_once('@').map_or(reference.as_str(), |(name, _)| name);
+            if !is_image_reference(reference) {
+                let span = instance.values.get("image").or_else(|| instance.values.get("version")).map_or(instance.span, |(_, span)| *span);
+                self.error(
+                    Diagnostic::error("E0107", format!("`{reference}` is not an image reference"), span, "invalid image").with_help(
+                        "an image is `[registry/]name[:tag]`, like `postgres:16.4-alpine`; versions are letters, digits, `.`, `_` and `-`",
+                    ),
+                );
+            }
         }
 
         let port = self.port(instance);
@@ -1107,7 +1142,15 @@ impl<'k> Resolver<'k> {
             _ => None,
         };
         let publish = match instance.values.get("publish") {
-            Some((Val::Int(host), _)) => u16::try_from(*host).ok(),
+            Some((Val::Int(host), span)) => {
+                if port.is_none() {
+                    self.error(
+                        Diagnostic::error("E0106", format!("service `{name}` publishes a port but has no `port`"), *span, "published here")
+                            .with_help("add `port = ...`: the port the service listens on inside its container"),
+                    );
+                }
+                u16::try_from(*host).ok()
+            }
             _ => route.as_ref().and(port),
         };
         let mut health = self.health(instance);
@@ -1123,6 +1166,17 @@ impl<'k> Resolver<'k> {
         let mut volumes: IndexMap<String, String> = IndexMap::new();
         for (volume, expr) in &instance.kind.volumes {
             if let Some(path) = self.render(expr, &instance.context).and_then(|t| t.as_literal()) {
+                if !is_container_path(&path) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0401",
+                            format!("volume `{volume}` of kind `{}` is not an absolute path", instance.kind.name.name),
+                            expr.span,
+                            "invalid path",
+                        )
+                        .with_help("kind volumes are mounted at absolute paths without spaces, quotes or shell characters"),
+                    );
+                }
                 volumes.insert(volume.clone(), path);
             }
         }
@@ -1155,6 +1209,10 @@ impl<'k> Resolver<'k> {
                 .map(|v| v.to_string());
             fields.insert(field_name.clone(), val_to_json(val, var.as_deref()));
         }
+        // Kind templates may test optional fields the service leaves unset.
+        for field_name in instance.kind.fields.keys() {
+            fields.entry(field_name.clone()).or_insert(serde_json::Value::Null);
+        }
         let failed = self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before;
         if failed {
             return None;
@@ -1163,10 +1221,11 @@ impl<'k> Resolver<'k> {
             name: name.clone(),
             kind: instance.kind.name.name.clone(),
             image,
-            digest: instance.digest.is_some(),
+            base_image,
+            digest: instance.digest.is_some() || inherited_digest.is_some(),
             build,
             command,
-            workdir: self.property_text(instance, "workdir").and_then(|t| t.as_literal()),
+            workdir,
             port,
             publish,
             health,
@@ -1198,6 +1257,9 @@ impl<'k> Resolver<'k> {
     }
 
     fn check_pinned(&mut self, image: &str, instance: &Instance<'_>) {
+        if instance.digest.is_some() {
+            return;
+        }
         let last = image.rsplit('/').next().unwrap_or(image);
         let tag = last.split_once(':').map(|(_, tag)| tag);
         let problem = match tag {
@@ -1449,6 +1511,44 @@ impl<'k> Resolver<'k> {
         proxy_span: Option<Span>,
         settings: &Settings,
     ) {
+        // Names that share one Compose namespace must not collide.
+        let mut compose_names: IndexMap<String, &Service> = IndexMap::new();
+        let mut volume_names: IndexMap<String, &Service> = IndexMap::new();
+        for service in services.values() {
+            let mut names = vec![service.name.clone()];
+            if service.release.is_some() {
+                names.push(service.release_name());
+            }
+            for compose_name in names {
+                if let Some(first) = compose_names.insert(compose_name.clone(), service) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0108",
+                            format!("two services would be named `{compose_name}` in compose.yaml"),
+                            service.span,
+                            "this one",
+                        )
+                        .with_label(first.span, "and this one")
+                        .with_help("a service with `release` also gets a `NAME-release` service; rename one of them"),
+                    );
+                }
+            }
+            for volume in service.volumes.keys() {
+                let volume_name = service.volume_name(volume);
+                if let Some(first) = volume_names.insert(volume_name.clone(), service) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0108",
+                            format!("two volumes would be named `{volume_name}`"),
+                            service.span,
+                            "this service's volume",
+                        )
+                        .with_label(first.span, "and this one's")
+                        .with_help("volumes are named SERVICE-VOLUME; rename a service or a volume"),
+                    );
+                }
+            }
+        }
         let mut published: IndexMap<u16, &Service> = IndexMap::new();
         let mut routes: IndexMap<&str, &Service> = IndexMap::new();
         for service in services.values() {
@@ -1570,6 +1670,26 @@ fn template_span(instance: &Instance<'_>, export: &str) -> Span {
     instance.kind.exports.get(export).map_or(instance.kind.name.span, |expr| expr.span)
 }
 
+/// `[registry[:port]/]path[:tag]`, in the characters Docker allows: nothing
+/// that could end a line or a word in the files the reference lands in.
+fn is_image_reference(text: &str) -> bool {
+    let (path, tag) = match text.rsplit_once(':') {
+        Some((path, tag)) if !tag.contains('/') => (path, Some(tag)),
+        _ => (text, None),
+    };
+    let path_ok = !path.is_empty()
+        && path.split('/').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c)) && !part.starts_with(['.', '-'])
+        });
+    let tag_ok = tag.is_none_or(|tag| {
+        !tag.is_empty()
+            && tag.len() <= 128
+            && !tag.starts_with(['.', '-'])
+            && tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    });
+    path_ok && tag_ok
+}
+
 fn is_digest(text: &str) -> bool {
     text.strip_prefix("sha256:").is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
@@ -1579,7 +1699,10 @@ fn is_container_path(path: &str) -> bool {
     path.starts_with('/')
         && path.len() > 1
         && !path.split('/').any(|part| part == "..")
-        && !path.contains([':', ',', '\n', '\r', '\0', '$', '"', '\'', '\\', ' '])
+        && !path.contains([
+            ':', ',', '\n', '\r', '\0', '$', '"', '\'', '\\', ' ', '`', ';', '&', '|', '<', '>', '(', ')', '*', '?', '[', ']', '{', '}',
+            '~', '#', '!',
+        ])
 }
 
 fn setting_problem(key: &str, value: &str) -> Option<String> {
@@ -1722,6 +1845,16 @@ mod tests {
         assert!(!is_service_name("2api"));
         assert!(!is_service_name("api-"));
         assert!(!is_service_name(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn image_references_are_checked() {
+        assert!(is_image_reference("postgres:16.4-alpine"));
+        assert!(is_image_reference("ghcr.io/example/hello:1.4.2"));
+        assert!(is_image_reference("registry:5000/team/app"));
+        assert!(!is_image_reference("python:3.11 AS x"));
+        assert!(!is_image_reference("img:$(id)"));
+        assert!(!is_image_reference(":1.0"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::model::{Stack, Text};
+use crate::model::{Health, HealthTest, Stack, Text};
 use crate::plan::{Artifact, Contents, Plan, SecretEntry, SecretsFile};
 
 pub use header::{digest, split_header, with_header, CommentStyle};
@@ -141,7 +141,64 @@ struct Paths {
     out_from_context: String,
 }
 
-fn render(env: &Environment<'_>, name: &str, context: &serde_json::Value) -> Result<String, EmitError> {
+/// Everything templates see. Built from borrowed model parts and converted
+/// to template values once per compile.
+#[derive(Serialize)]
+struct Context<'a> {
+    stack: StackView<'a>,
+    services: Vec<ServiceView<'a>>,
+    http_checks: Vec<HttpCheck<'a>>,
+    backup_groups: Vec<serde_json::Value>,
+    keep_days: u64,
+    nginx: Option<serde_json::Value>,
+    volumes: Vec<String>,
+    paths: Paths,
+    routed: Vec<&'a str>,
+    backed_up: Vec<&'a str>,
+    compose_files: serde_json::Value,
+}
+
+/// The stack without its services (templates read those from `services`).
+#[derive(Serialize)]
+struct StackView<'a> {
+    name: &'a str,
+    source: &'a str,
+    settings: &'a crate::model::Settings,
+    secrets: &'a IndexMap<String, crate::model::Secret>,
+    proxy: Option<&'a crate::model::Proxy>,
+    networks: &'a IndexMap<String, crate::model::Network>,
+    start_order: &'a [String],
+}
+
+/// A service plus what the development override needs to know about it.
+#[derive(Serialize)]
+struct ServiceView<'a> {
+    #[serde(flatten)]
+    service: &'a crate::model::Service,
+    dev_override: bool,
+    /// The command holds no secret, so a Dockerfile may bake it in as `CMD`.
+    command_literal: bool,
+}
+
+impl<'a> ServiceView<'a> {
+    fn new(service: &'a crate::model::Service) -> Self {
+        let dev = &service.dev;
+        let dev_override =
+            dev.command.is_some() || !dev.env.is_empty() || dev.limits.is_some() || (service.build.is_some() && service.workdir.is_some());
+        let command_literal = service.command.as_ref().is_some_and(|words| words.iter().all(|word| !word.is_secret()));
+        Self { service, dev_override, command_literal }
+    }
+}
+
+/// An HTTP healthcheck the ops script can run from the host.
+#[derive(Serialize)]
+struct HttpCheck<'a> {
+    name: &'a str,
+    path: &'a str,
+    url: String,
+}
+
+fn render(env: &Environment<'_>, name: &str, context: &minijinja::Value) -> Result<String, EmitError> {
     let error = |e: minijinja::Error| {
         // The innermost cause says what failed; the outer ones say where.
         let mut message = e.to_string();
@@ -186,42 +243,42 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
         }
     }
     let keep_days = stack.services.values().filter_map(|s| s.backup.as_ref()).map(|b| b.keep_days).max().unwrap_or(7);
-    let services: Vec<&crate::model::Service> = stack.services.values().collect();
-    let http_checks: Vec<&crate::model::Service> = services
-        .iter()
-        .copied()
-        .filter(|s| s.publish.is_some() && s.health.as_ref().is_some_and(|h| matches!(h.test, crate::model::HealthTest::Http { .. })))
-        .collect();
-    // Services as templates see them: the model plus what the dev override needs.
-    let services_json: Vec<serde_json::Value> = services
-        .iter()
-        .map(|service| {
-            let mut value = serde_json::to_value(service).expect("the model serialises");
-            let dev = &service.dev;
-            let dev_override = dev.command.is_some()
-                || !dev.env.is_empty()
-                || dev.limits.is_some()
-                || (service.build.is_some() && service.workdir.is_some());
-            value["dev_override"] = dev_override.into();
-            value
+    let services: Vec<ServiceView<'_>> = stack.services.values().map(ServiceView::new).collect();
+    let http_checks: Vec<HttpCheck<'_>> = stack
+        .services
+        .values()
+        .filter_map(|service| match (&service.health, service.publish) {
+            (Some(Health { test: HealthTest::Http { path, .. }, .. }), Some(port)) => {
+                Some(HttpCheck { name: &service.name, path, url: format!("http://127.0.0.1:{port}{path}") })
+            }
+            _ => None,
         })
         .collect();
-    let context = json!({
-        "services": services_json,
-        "http_checks": http_checks,
-        "backup_groups": backup_groups,
-        "keep_days": keep_days,
-        "nginx": nginx,
-        "stack": stack,
-        "volumes": volumes,
-        "paths": paths,
-        "routed": routed,
-        "backed_up": backed_up,
-        "compose_files": {
-            "production": "--env-file .env.production -f compose.yaml -f compose.production.yaml",
+    let has_backups = !backed_up.is_empty();
+    let context = Context {
+        stack: StackView {
+            name: &stack.name,
+            source: &stack.source,
+            settings: &stack.settings,
+            secrets: &stack.secrets,
+            proxy: stack.proxy.as_ref(),
+            networks: &stack.networks,
+            start_order: &stack.start_order,
         },
-    });
+        services,
+        http_checks,
+        backup_groups,
+        keep_days,
+        nginx,
+        volumes,
+        paths,
+        routed,
+        backed_up,
+        compose_files: json!({ "production": "--env-file .env.production -f compose.yaml -f compose.production.yaml" }),
+    };
     let mut artifacts = Vec::new();
+    // Converted to template values once: every render shares them.
+    let context = minijinja::Value::from_serialize(&context);
     let source = stack.source.as_str();
     let mut push = |path: String, body: String, style: CommentStyle, mode: u32| {
         artifacts.push(Artifact { path, contents: Contents::Text(with_header(&body, style, source)), mode });
@@ -232,8 +289,7 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
         if build.owner != service.name {
             continue;
         }
-        let mut local = context.clone();
-        local["service"] = serde_json::to_value(service).expect("the model serialises");
+        let local = minijinja::context! { service => minijinja::Value::from_serialize(ServiceView::new(service)), ..context.clone() };
         let template = format!("dockerfile/{}.j2", build.template);
         push(format!("Dockerfile.{}", service.name), render(&env, &template, &local)?, CommentStyle::Dockerfile, 0o644);
         push(format!("Dockerfile.{}.dockerignore", service.name), render(&env, "dockerignore.j2", &local)?, CommentStyle::Hash, 0o644);
@@ -247,7 +303,7 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
         let template = format!("{}/site.conf.j2", proxy.kind);
         push(format!("{}/{}.conf", proxy.kind, stack.name), render(&env, &template, &context)?, CommentStyle::Hash, 0o644);
     }
-    if !backed_up.is_empty() {
+    if has_backups {
         push("backup/backup.sh".into(), render(&env, "backup/backup.sh.j2", &context)?, CommentStyle::Script, 0o755);
         push("backup/restore.sh".into(), render(&env, "backup/restore.sh.j2", &context)?, CommentStyle::Script, 0o755);
         push("backup/crontab".into(), render(&env, "backup/crontab.j2", &context)?, CommentStyle::Hash, 0o644);

@@ -145,6 +145,8 @@ pub struct Service {
     /// The image reference (with `@digest` when pinned); `None` for built
     /// services, whose images Compose names.
     pub image: Option<String>,
+    /// The base image a built service's Dockerfile starts from.
+    pub base_image: Option<String>,
     /// True when `image` is pinned by digest.
     pub digest: bool,
     pub build: Option<Build>,
