@@ -50,16 +50,6 @@ impl Compilation {
 pub fn analyze(input: &Input) -> Compilation {
     let mut sources = Sources::default();
     let mut diagnostics = Vec::new();
-    let mut kinds: IndexMap<String, KindDef> = IndexMap::new();
-    let stdlib = check::stdlib_kinds().into_iter().map(|(name, text)| (name, text.to_string(), Origin::Stdlib));
-    let user = input.kinds.iter().map(|(name, text)| (name.clone(), text.clone(), Origin::User));
-    for (name, text, origin) in stdlib.chain(user) {
-        let file = sources.add(name, text.clone());
-        match syntax::parse(file, &text) {
-            Ok(parsed) => load_kinds(&parsed.items, &origin, &mut kinds, &mut diagnostics),
-            Err(mut errors) => diagnostics.append(&mut errors),
-        }
-    }
     let stack_file = sources.add(input.stack_name.clone(), input.stack_text.clone());
     let file_span = Span::new(stack_file, 0, 0);
     if let Some(offset) = input.invalid_utf8_at {
@@ -69,21 +59,58 @@ pub fn analyze(input: &Input) -> Compilation {
         );
         return Compilation { sources, stack: None, diagnostics, stack_file };
     }
-    let stack = match syntax::parse(stack_file, &input.stack_text) {
-        Ok(parsed) => {
-            load_kinds(&parsed.items, &Origin::User, &mut kinds, &mut diagnostics);
-            if diagnostics.iter().any(Diagnostic::is_error) {
-                None
-            } else {
-                let (stack, mut found) = check::resolve(&parsed, file_span, &input.source_label(), &kinds);
-                diagnostics.append(&mut found);
-                stack
-            }
+    let parsed = match syntax::parse(stack_file, &input.stack_text) {
+        Ok(parsed) => parsed,
+        Err(errors) => return Compilation { sources, stack: None, diagnostics: errors, stack_file },
+    };
+
+    // User kinds (files beside the stack, then kinds declared in the stack
+    // itself) shadow stdlib kinds of the same name.
+    let mut user_kinds: Vec<KindDef> = Vec::new();
+    for (name, text) in &input.kinds {
+        let file = sources.add(name.clone(), text.clone());
+        match syntax::parse(file, text) {
+            Ok(kind_file) => load_kinds(&kind_file.items, &Origin::User, &mut user_kinds, &mut diagnostics),
+            Err(mut errors) => diagnostics.append(&mut errors),
         }
-        Err(mut errors) => {
-            diagnostics.append(&mut errors);
-            None
+    }
+    load_kinds(&parsed.items, &Origin::User, &mut user_kinds, &mut diagnostics);
+
+    // Only the stdlib kinds the stack names are parsed, unless a name is
+    // unknown: then all of them, so that the diagnostic can suggest one.
+    let wanted: Vec<&str> = parsed
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Service { kind, .. } | Item::Proxy { kind, .. } => Some(kind.name.as_str()),
+            _ => None,
+        })
+        .filter(|name| !user_kinds.iter().any(|kind| kind.name.name == *name))
+        .collect();
+    let stdlib = check::stdlib_kinds();
+    let stem = |path: &str| path.rsplit('/').next().unwrap_or(path).trim_end_matches(".rag").to_string();
+    let all_known = wanted.iter().all(|name| stdlib.iter().any(|(path, _)| stem(path) == *name));
+    let mut kinds: IndexMap<String, KindDef> = IndexMap::new();
+    for (path, text) in stdlib {
+        if all_known && !wanted.contains(&stem(&path).as_str()) {
+            continue;
         }
+        let file = sources.add(path, text);
+        let mut loaded = Vec::new();
+        match syntax::parse(file, text) {
+            Ok(kind_file) => load_kinds(&kind_file.items, &Origin::Stdlib, &mut loaded, &mut diagnostics),
+            Err(mut errors) => diagnostics.append(&mut errors),
+        }
+        kinds.extend(loaded.into_iter().map(|kind| (kind.name.name.clone(), kind)));
+    }
+    kinds.extend(user_kinds.into_iter().map(|kind| (kind.name.name.clone(), kind)));
+
+    let stack = if diagnostics.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        let (stack, mut found) = check::resolve(&parsed, file_span, &input.source_label(), &kinds);
+        diagnostics.append(&mut found);
+        stack
     };
     let stack = stack.and_then(|stack| {
         let missing = missing_templates(&stack, input);
@@ -93,12 +120,10 @@ pub fn analyze(input: &Input) -> Compilation {
     Compilation { sources, stack, diagnostics, stack_file }
 }
 
-fn load_kinds(items: &[Item], origin: &Origin, kinds: &mut IndexMap<String, KindDef>, diagnostics: &mut Vec<Diagnostic>) {
+fn load_kinds(items: &[Item], origin: &Origin, kinds: &mut Vec<KindDef>, diagnostics: &mut Vec<Diagnostic>) {
     for item in items.iter().filter(|item| matches!(item, Item::Kind { .. })) {
         match KindDef::from_item(item, origin.clone()) {
-            Ok(kind) => {
-                kinds.insert(kind.name.name.clone(), kind);
-            }
+            Ok(kind) => kinds.push(kind),
             Err(mut errors) => diagnostics.append(&mut errors),
         }
     }
