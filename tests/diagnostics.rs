@@ -55,7 +55,12 @@ fn every_code_has_an_explanation() {
     used.sort();
     used.dedup();
     assert!(!used.is_empty());
+    let fixtures: String = std::fs::read_dir("tests/fixtures/err")
+        .unwrap()
+        .map(|entry| std::fs::read(entry.unwrap().path()).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default())
+        .collect();
     for code in &used {
         assert!(documented.contains(&code.as_str()), "{code} is emitted but has no docs/diagnostics/{code}.md");
+        assert!(fixtures.contains(&format!("# expect: {code}")), "{code} is emitted but no fixture in tests/fixtures/err expects it");
     }
 }
