@@ -140,3 +140,24 @@ fn nginx_http2_form_follows_the_target_version() {
     let new = site("1.26.2");
     assert!(new.contains("listen 443 ssl;") && new.contains("    http2 on;"));
 }
+
+#[test]
+fn each_service_keeps_its_own_backups_and_coinciding_schedules_wait() {
+    let stack = "stack s {}\n\
+                 service db: postgres { version = \"16.4\", backup = daily(at: \"02:00\", keep: 3d) }\n\
+                 service q: qdrant { backup = hourly(keep: 30d) }\n";
+    let input = ragc::input::Input::from_text("s.rag", stack);
+    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
+    assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
+    let plan = plan.unwrap();
+    let text = |path: &str| match &plan.get(path).unwrap().contents {
+        ragc::plan::Contents::Text(text) => text.clone(),
+        ragc::plan::Contents::Secrets(_) => unreachable!(),
+    };
+    let backup = text("backup/backup.sh");
+    assert!(backup.contains("    db) echo 3 ;;\n") && backup.contains("    q) echo 30 ;;\n"), "{backup}");
+    let crontab = text("backup/crontab");
+    assert!(crontab.contains("\nBACKUP_LOCK_WAIT=3600\n"));
+    assert!(crontab.contains("\n0 2 * * * root /opt/s/backup/backup.sh db >>"), "{crontab}");
+    assert!(crontab.contains("\n0 * * * * root /opt/s/backup/backup.sh q >>"), "{crontab}");
+}

@@ -149,7 +149,6 @@ struct Context<'a> {
     services: Vec<ServiceView<'a>>,
     http_checks: Vec<HttpCheck<'a>>,
     backup_groups: Vec<serde_json::Value>,
-    keep_days: u64,
     nginx: Option<serde_json::Value>,
     volumes: Vec<String>,
     paths: Paths,
@@ -242,7 +241,6 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
             None => backup_groups.push(json!({ "cron": schedule.cron, "services": [service.name] })),
         }
     }
-    let keep_days = stack.services.values().filter_map(|s| s.backup.as_ref()).map(|b| b.keep_days).max().unwrap_or(7);
     let services: Vec<ServiceView<'_>> = stack.services.values().map(ServiceView::new).collect();
     let http_checks: Vec<HttpCheck<'_>> = stack
         .services
@@ -268,7 +266,6 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
         services,
         http_checks,
         backup_groups,
-        keep_days,
         nginx,
         volumes,
         paths,
