@@ -70,11 +70,12 @@ fn errors_exit_one_with_a_rendered_diagnostic() {
 }
 
 #[test]
-fn check_writes_nothing() {
+fn check_writes_nothing_and_reports_missing_files() {
     let dir = tempfile::tempdir().unwrap();
     let stack = copy_example(dir.path());
     let output = ragc(&["check", stack.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("missing"), "{}", stderr(&output));
     assert!(!dir.path().join("deploy").exists());
 }
 
@@ -86,10 +87,13 @@ fn check_json_lists_diagnostics() {
     let output = ragc(&["check", "--format", "json", stack.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(json[0]["code"], "E0102");
-    assert_eq!(json[0]["line"], 2);
-    assert_eq!(json[0]["column"], 24);
-    assert_eq!(json[0]["help"][0], "did you mean `version`?");
+    assert_eq!(json["ok"], false);
+    let first = &json["diagnostics"][0];
+    assert_eq!(first["code"], "E0102");
+    assert_eq!(first["line"], 2);
+    assert_eq!(first["column"], 24);
+    assert_eq!(first["help"][0], "did you mean `version`?");
+    assert_eq!(json["files"], serde_json::json!([]));
 }
 
 #[test]
@@ -114,7 +118,10 @@ fn help_shows_examples_and_exit_codes() {
     let output = ragc(&["--help"]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("ragc compile examples/rag-engine-mini.rag"));
-    assert!(text.contains("Exit codes: 0 success, 1 errors in the input, 2"));
+    assert!(text.contains("Exit codes: 0 success, 1 errors in the input"));
+    for command in ["ragc diff", "ragc check --env", "ragc rotate"] {
+        assert!(text.contains(command), "{command} missing from --help");
+    }
 }
 
 #[test]
