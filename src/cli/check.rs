@@ -76,8 +76,7 @@ pub fn run(args: &CheckArgs, color: bool) -> u8 {
         }
     };
     // Without --env, an absent env file is expected (it stays out of version control).
-    let considered: Vec<&Change> =
-        changes.changes.iter().filter(|c| args.env || !(c.secrets && c.status == Status::Create)).collect();
+    let considered: Vec<&Change> = changes.changes.iter().filter(|c| args.env || !(c.secrets && c.status == Status::Create)).collect();
     let skipped_env = considered.len() < changes.changes.len();
     let again = command_tail(args);
     let refusals = changes.refusals();

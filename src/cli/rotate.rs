@@ -60,7 +60,10 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
             return EXIT_USER;
         }
         (Status::Foreign, _) => {
-            report_problems(&changes.refusals().into_iter().filter(|p| p.file == env_path.display().to_string()).collect::<Vec<_>>(), color);
+            report_problems(
+                &changes.refusals().into_iter().filter(|p| p.file == env_path.display().to_string()).collect::<Vec<_>>(),
+                color,
+            );
             return EXIT_USER;
         }
         (_, Some(bytes)) => String::from_utf8_lossy(bytes).into_owned(),

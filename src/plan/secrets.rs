@@ -157,9 +157,8 @@ pub fn parse_retired(text: &str) -> IndexMap<String, String> {
 pub fn materialize(file: &SecretsFile, existing: Option<&str>) -> Result<String, getrandom::Error> {
     let active = existing.map(parse_env).unwrap_or_default();
     let retired = existing.map(parse_retired).unwrap_or_default();
-    let known = |var: &str| -> Option<&String> {
-        active.get(var).filter(|v| !v.is_empty()).or_else(|| retired.get(var).filter(|v| !v.is_empty()))
-    };
+    let known =
+        |var: &str| -> Option<&String> { active.get(var).filter(|v| !v.is_empty()).or_else(|| retired.get(var).filter(|v| !v.is_empty())) };
     let mut out = file.header.clone();
     for entry in &file.entries {
         out.push_str(&format!("\n# {} — used by {}\n", describe(&entry.source), entry.used_by.join(", ")));

@@ -136,7 +136,9 @@ pub fn apply(changes: &Changes, force: bool, faults: &mut dyn Faults) -> Result<
             }
         }
     }
-    let mut dirs: Vec<PathBuf> = done.iter().filter_map(|op| op.target().parent().map(Path::to_path_buf)).collect();
+    // Renames, and the directories created for them, last only once their directory is synced.
+    let parents = done.iter().map(Done::target).chain(created_dirs.iter().map(PathBuf::as_path));
+    let mut dirs: Vec<PathBuf> = parents.filter_map(|path| path.parent().map(Path::to_path_buf)).collect();
     dirs.sort();
     dirs.dedup();
     for dir in &dirs {
@@ -172,20 +174,13 @@ fn stage(
             applied.kept.push(relative(out_dir, &keep));
         }
         let backup = match &change.old {
-            Some(old) => Some(backup(&target, &dir, old, change.old_mode).map_err(|e| match e.kind() {
-                ErrorKind::Other => Problem::environment(
-                    &target,
-                    format!("{} changed while ragc was running", target.display()),
-                    "nothing was written: run the command again",
-                ),
-                _ => io_problem(&target, "can't keep the old file while writing", &e),
-            })?),
+            Some(old) => Some(backup(&target, &dir, old, change.old_mode)?),
             None => None,
         };
         match &change.new {
             Some(new) => {
-                let temp = staged_file(&dir, &target, new.as_bytes(), change.mode, faults)
-                    .map_err(|e| io_problem(&target, "can't write", &e))?;
+                let temp =
+                    staged_file(&dir, &target, new.as_bytes(), change.mode, faults).map_err(|e| io_problem(&target, "can't write", &e))?;
                 let exclusive = backup.is_none();
                 ops.push(Op::Put { temp, target, backup, exclusive });
                 match change.status {
@@ -223,29 +218,34 @@ fn staged_file(dir: &Path, target: &Path, bytes: &[u8], mode: u32, faults: &mut 
 }
 
 /// A second name for the file at `target`, so that it can be put back. A
-/// hard link costs no space; where links aren't supported, a copy of the
-/// bytes read earlier. Fails (with `ErrorKind::Other`) when the file no
-/// longer holds the bytes the comparison read: someone changed it meanwhile.
-fn backup(target: &Path, dir: &Path, old: &[u8], old_mode: Option<u32>) -> io::Result<TempPath> {
+/// hard link costs no space; where links aren't supported, a copy. Fails
+/// when the file no longer holds the bytes the comparison read: someone
+/// changed it meanwhile, and what they wrote must not be lost.
+fn backup(target: &Path, dir: &Path, old: &[u8], old_mode: Option<u32>) -> Result<TempPath, Problem> {
+    let failed = |e: io::Error| io_problem(target, "can't keep the old file while writing", &e);
     let linked = tempfile::Builder::new().prefix(BACKUP_PREFIX).make_in(dir, |path| fs::hard_link(target, path));
     let path = match linked {
         Ok(file) => file.into_temp_path(),
         Err(_) => {
-            let mut temp = tempfile::Builder::new().prefix(BACKUP_PREFIX).tempfile_in(dir)?;
-            temp.write_all(&fs::read(target)?)?;
+            let mut temp = tempfile::Builder::new().prefix(BACKUP_PREFIX).tempfile_in(dir).map_err(failed)?;
+            temp.write_all(&fs::read(target).map_err(failed)?).map_err(failed)?;
             #[cfg(unix)]
             if let Some(mode) = old_mode {
                 use std::os::unix::fs::PermissionsExt;
-                fs::set_permissions(temp.path(), fs::Permissions::from_mode(mode))?;
+                fs::set_permissions(temp.path(), fs::Permissions::from_mode(mode)).map_err(failed)?;
             }
-            temp.as_file().sync_all()?;
+            temp.as_file().sync_all().map_err(failed)?;
             temp.into_temp_path()
         }
     };
     #[cfg(not(unix))]
     let _ = old_mode;
-    if fs::read(&path)? != old {
-        return Err(io::Error::other("changed while running"));
+    if fs::read(&path).map_err(failed)? != old {
+        return Err(Problem::environment(
+            target,
+            format!("{} changed while ragc was running", target.display()),
+            "nothing was changed: run the command again",
+        ));
     }
     Ok(path)
 }
@@ -377,6 +377,7 @@ fn clean_scratch(out_dir: &Path) {
 
 /// Makes the renames in `dir` durable.
 fn sync_dir(dir: &Path) {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     #[cfg(unix)]
     if let Ok(handle) = fs::File::open(dir) {
         let _ = handle.sync_all();
