@@ -574,3 +574,65 @@ fn temporary_files_never_count_as_stale() {
     fs::write(dir.path().join(".ragc-tmp-abc123"), text_of(&plan, "compose.yaml")).unwrap();
     assert!(disk::compare(&plan, dir.path()).unwrap().in_sync());
 }
+
+#[test]
+fn values_filled_in_by_hand_and_comments_are_not_drift_and_never_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    write::write(&plan_of(&flagship()), dir.path()).unwrap();
+    let env = dir.path().join(".env.production");
+    // The operator fills in the required key, unquoted, and leaves a note.
+    let text =
+        fs::read_to_string(&env).unwrap().replace("# OPENAI_API_KEY=\n", "OPENAI_API_KEY=sk-test-123\n# note: key from the team vault\n");
+    fs::write(&env, &text).unwrap();
+    let plan = plan_of(&flagship());
+    let changes = disk::compare(&plan, dir.path()).unwrap();
+    assert!(changes.in_sync(), "{:?}", changes.get(".env.production").unwrap().status);
+    write::write(&plan, dir.path()).unwrap();
+    assert_eq!(fs::read_to_string(&env).unwrap(), text, "left exactly as the operator wrote it");
+
+    // A real change rewrites the file; the note would go, so a copy is kept first.
+    let (_, after) = busy_change();
+    let applied = write::write(&plan_of(&after), dir.path()).unwrap();
+    assert_eq!(applied.kept, [".env.production.ragc-keep"]);
+    assert_eq!(fs::read_to_string(dir.path().join(".env.production.ragc-keep")).unwrap(), text);
+    assert_eq!(env_values(dir.path())["OPENAI_API_KEY"], "sk-test-123");
+    // Nothing of the user's is left to lose: the next rewrite keeps no copy.
+    let applied = write::write(&plan_of(&flagship()), dir.path()).unwrap();
+    assert!(applied.kept.is_empty() && applied.updated.contains(&".env.production".to_string()));
+}
+
+/// Every write is refused, as in a directory the user can't write.
+struct ReadOnly;
+
+impl Faults for ReadOnly {
+    fn before_write(&mut self, _: &Path, _: usize) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::PermissionDenied))
+    }
+}
+
+#[test]
+fn an_unwritable_output_directory_is_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    write::write(&plan_of(&flagship()), dir.path()).unwrap();
+    let before = tree(dir.path());
+    let changes = disk::compare(&plan_of(&with_admin()), dir.path()).unwrap();
+    let Err(WriteError::Failed(problems)) = write::apply(&changes, false, &mut ReadOnly) else { panic!("must fail") };
+    assert_eq!(problems[0].code, "E0603");
+    assert!(problems[0].help.contains("permissions"), "{}", problems[0].help);
+    assert_eq!(tree(dir.path()), before);
+
+    // The real thing, where permissions apply (not to root).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o555)).unwrap();
+        let writable = fs::write(dir.path().join("probe"), "").is_ok();
+        let result = write::write(&plan_of(&with_admin()), dir.path());
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        if !writable {
+            let Err(WriteError::Failed(problems)) = result else { panic!("must fail") };
+            assert!(problems[0].message.contains("ermission denied"), "{}", problems[0].message);
+            assert_eq!(tree(dir.path()), before);
+        }
+    }
+}

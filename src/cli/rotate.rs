@@ -83,7 +83,7 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
     // Only the env file is written, through the same atomic writer as a compile.
     let only = Changes {
         out_dir: out_dir.clone(),
-        changes: vec![Change { status: Status::Update, new: Some(rotated), mode: 0o600, ..current.clone() }],
+        changes: vec![Change { status: Status::Update, new: Some(rotated), mode: 0o600, keep: false, ..current.clone() }],
     };
     match write::apply(&only, false, &mut NoFaults) {
         Ok(_) => {}

@@ -69,6 +69,9 @@ fn notes(change: &Change, shown: &str) -> Vec<String> {
     if change.secrets {
         notes.push(format!("{shown} holds secrets: every value is masked"));
     }
+    if change.keep && !change.status.blocks() {
+        notes.push(format!("{shown} has lines ragc doesn't write: `ragc compile` first keeps the file as it is as {shown}.ragc-keep"));
+    }
     notes
 }
 

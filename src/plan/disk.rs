@@ -76,6 +76,10 @@ pub struct Change {
     pub mode: u32,
     /// The production env file: shown masked, never edited "by hand" in ragc's sense.
     pub secrets: bool,
+    /// Keep a copy of the old file before replacing it: the env file, when
+    /// the rewrite would drop lines the user wrote there. (Refused files
+    /// replaced with `--force` always get one.)
+    pub keep: bool,
 }
 
 impl Change {
@@ -318,11 +322,13 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
                         continue;
                     }
                 };
-                let status = match (&old, text.as_deref()) {
-                    (None, _) => Status::Create,
-                    (Some(_), Some(text)) if !secrets::is_generated(text) => Status::Foreign,
-                    (Some(bytes), _) if bytes == new.as_bytes() => Status::Unchanged,
-                    _ => Status::Update,
+                let (status, new) = match text.as_deref() {
+                    None => (Status::Create, new),
+                    Some(text) if !secrets::is_generated(text) => (Status::Foreign, new),
+                    // Filled-in values, however quoted, and the user's own
+                    // comments are not drift: the file stays as it is.
+                    Some(text) if secrets::equivalent(text, &new) => (Status::Unchanged, text.to_string()),
+                    Some(_) => (Status::Update, new),
                 };
                 (new, status)
             }
@@ -332,15 +338,9 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
             (Status::Unchanged, Some(mode)) if mode != artifact.mode => Status::Update,
             (status, _) => status,
         };
-        changes.push(Change {
-            path: artifact.path.clone(),
-            status,
-            old,
-            old_mode,
-            new: Some(new),
-            mode: artifact.mode,
-            secrets: matches!(artifact.contents, Contents::Secrets(_)),
-        });
+        let secrets = matches!(artifact.contents, Contents::Secrets(_));
+        let keep = secrets && status == Status::Update && text.as_deref().is_some_and(|old| secrets::would_lose(old, &new));
+        changes.push(Change { path: artifact.path.clone(), status, old, old_mode, new: Some(new), mode: artifact.mode, secrets, keep });
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -355,6 +355,7 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
             new: None,
             mode: mode.unwrap_or(0o644),
             secrets: false,
+            keep: false,
         });
     }
     Ok(Changes { out_dir: out_dir.to_path_buf(), changes })

@@ -165,7 +165,7 @@ fn stage(
         let target = out_dir.join(&change.path);
         let dir = target.parent().unwrap_or(out_dir).to_path_buf();
         ensure_dir(&dir, created_dirs).map_err(|e| io_problem(&dir, "can't create the directory", &e))?;
-        if change.status.blocks() {
+        if change.status.blocks() || change.keep {
             let keep = keep_path(&target).map_err(|e| io_problem(&target, "can't choose a name for the kept copy", &e))?;
             let old = change.old.as_deref().unwrap_or_default();
             // The copy may hold secrets or private edits: only its owner reads it.
