@@ -68,7 +68,20 @@ pub fn run(args: &CheckArgs, color: bool) -> u8 {
         Ok(changes) => changes,
         Err(problems) => {
             if json {
-                print_json(false, &compilation.diagnostics, problems.iter().map(Problem::to_json).collect(), 0);
+                let files = problems
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "path": null,
+                            "file": p.file,
+                            "status": "error",
+                            "code": p.code,
+                            "message": p.message,
+                            "help": p.help,
+                        })
+                    })
+                    .collect();
+                print_json(false, &compilation.diagnostics, files, 0);
             } else {
                 super::report_problems(&problems, color);
             }

@@ -178,19 +178,6 @@ impl Problem {
             self.code, self.message, self.file, self.help
         )
     }
-
-    /// The JSON form, with the keys of a diagnostic (no line: it is about a whole file).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "severity": "error",
-            "code": self.code,
-            "message": self.message,
-            "file": self.file,
-            "line": null,
-            "column": null,
-            "help": [self.help],
-        })
-    }
 }
 
 /// How a path under the output directory looks, without following links.
