@@ -258,15 +258,18 @@ fn check_reports_drift_hand_edits_and_json() {
     let deploy = dir.path().join("deploy");
     edit(&deploy.join("compose.production.yaml"), "max-size: \"10m\"", "max-size: \"50m\"");
     std::fs::remove_file(deploy.join("ops/health-check.sh")).unwrap();
+    // A generated, unedited file the stack no longer produces (a removed service's).
+    std::fs::copy(deploy.join("Dockerfile.api"), deploy.join("Dockerfile.old")).unwrap();
     let output = ragc(&["check", "--format", "json", &stack]);
     assert_eq!(output.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["ok"], false);
-    assert_eq!(json["checked"], 13);
+    assert_eq!(json["checked"], 14, "the 13 generated files and the stale one");
     assert_eq!(json["diagnostics"], serde_json::json!([]));
     let files = json["files"].as_array().unwrap();
     let by_path = |path: &str| files.iter().find(|f| f["path"] == path).unwrap_or_else(|| panic!("{path} not listed: {json}"));
-    assert_eq!(files.len(), 3, "{json}");
+    assert_eq!(files.len(), 4, "{json}");
+    assert_eq!(by_path("Dockerfile.old")["status"], "stale");
     assert_eq!(by_path("compose.yaml")["status"], "drifted");
     assert_eq!(by_path("compose.yaml")["code"], serde_json::Value::Null);
     assert_eq!(by_path("compose.production.yaml")["status"], "hand-edited");
