@@ -72,9 +72,9 @@ pub fn run(args: &CompileArgs, color: bool) -> u8 {
         }
         Err(WriteError::Refused(problems)) => {
             report_problems(&problems, color);
-            let files = if problems.len() == 1 { "1 file" } else { "several files" };
+            let files = if problems.len() == 1 { "1 file was".to_string() } else { format!("{} files were", problems.len()) };
             eprintln!(
-                "error: nothing was written: {files} would be lost; see above, or `ragc diff {}` for the differences",
+                "error: nothing was written, so that nothing is lost: {files} refused; `ragc diff {}` shows the differences",
                 args.stack.display()
             );
             EXIT_USER

@@ -100,7 +100,7 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
         return EXIT_OK;
     }
     println!("used by: {}", services.join(", "));
-    println!("restart them so that they read the new value, in {}:", out_dir.display());
+    println!("restart them so that they read the new value (run in {}):", out_dir.display());
     println!(
         "  docker compose --env-file .env.production -f compose.yaml -f compose.production.yaml up -d --force-recreate {}",
         services.join(" ")
