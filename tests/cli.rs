@@ -70,11 +70,12 @@ fn errors_exit_one_with_a_rendered_diagnostic() {
 }
 
 #[test]
-fn check_writes_nothing() {
+fn check_writes_nothing_and_reports_missing_files() {
     let dir = tempfile::tempdir().unwrap();
     let stack = copy_example(dir.path());
     let output = ragc(&["check", stack.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("missing"), "{}", stderr(&output));
     assert!(!dir.path().join("deploy").exists());
 }
 
@@ -86,10 +87,13 @@ fn check_json_lists_diagnostics() {
     let output = ragc(&["check", "--format", "json", stack.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(json[0]["code"], "E0102");
-    assert_eq!(json[0]["line"], 2);
-    assert_eq!(json[0]["column"], 24);
-    assert_eq!(json[0]["help"][0], "did you mean `version`?");
+    assert_eq!(json["ok"], false);
+    let first = &json["diagnostics"][0];
+    assert_eq!(first["code"], "E0102");
+    assert_eq!(first["line"], 2);
+    assert_eq!(first["column"], 24);
+    assert_eq!(first["help"][0], "did you mean `version`?");
+    assert_eq!(json["files"], serde_json::json!([]));
 }
 
 #[test]
@@ -114,7 +118,10 @@ fn help_shows_examples_and_exit_codes() {
     let output = ragc(&["--help"]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("ragc compile examples/rag-engine-mini.rag"));
-    assert!(text.contains("Exit codes: 0 success, 1 errors in the input, 2"));
+    assert!(text.contains("Exit codes: 0 success, 1 errors in the input"));
+    for command in ["ragc diff", "ragc check --env", "ragc rotate"] {
+        assert!(text.contains(command), "{command} missing from --help");
+    }
 }
 
 #[test]
@@ -129,4 +136,295 @@ fn unwritable_output_is_exit_two_and_keeps_old_files() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("nginx"));
     assert_eq!(std::fs::read_to_string(deploy.join("nginx")).unwrap(), "not a directory");
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A temporary copy of the flagship, compiled once.
+fn compiled_example() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = copy_example(dir.path()).to_str().unwrap().to_string();
+    let output = ragc(&["compile", &stack]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    (dir, stack)
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                files.push((entry.path(), std::fs::read(entry.path()).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn diff_exit_codes_follow_git() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = copy_example(dir.path());
+    let stack = stack.to_str().unwrap();
+    let fresh = ragc(&["diff", stack]);
+    assert_eq!(fresh.status.code(), Some(1), "everything would be created");
+    assert!(stdout(&fresh).contains("--- /dev/null\n+++ "), "{}", stdout(&fresh));
+    assert!(!dir.path().join("deploy").exists(), "diff writes nothing");
+
+    assert_eq!(ragc(&["compile", stack]).status.code(), Some(0));
+    let same = ragc(&["diff", stack]);
+    assert_eq!(same.status.code(), Some(0), "{}", stdout(&same));
+    assert_eq!(stdout(&same), "");
+
+    edit(Path::new(stack), "concurrency=4", "concurrency=8");
+    let changed = ragc(&["diff", stack]);
+    assert_eq!(changed.status.code(), Some(1));
+    let text = stdout(&changed);
+    assert!(text.contains("deploy/compose.yaml\n@@ "), "{text}");
+    assert!(
+        text.contains("\n-    command: [\"celery\", \"-A\", \"tasks\", \"worker\", \"--loglevel=info\", \"--concurrency=4\"]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n+    command: [\"celery\", \"-A\", \"tasks\", \"worker\", \"--loglevel=info\", \"--concurrency=8\"]\n"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "no color off a terminal");
+
+    let stat = ragc(&["diff", "--stat", stack]);
+    assert_eq!(stat.status.code(), Some(1));
+    let text = stdout(&stat);
+    assert!(text.contains("deploy/compose.yaml | 4 ++--\n"), "{text}");
+    assert!(text.ends_with(" 1 file changed, 2 insertions(+), 2 deletions(-)\n"), "{text}");
+
+    let colored = ragc(&["--color", "always", "diff", stack]);
+    assert!(stdout(&colored).contains("\u{1b}[31m-    command:"), "{}", stdout(&colored));
+
+    std::fs::write(stack, "stack s {}\nservice db: postgress {}\n").unwrap();
+    assert_eq!(ragc(&["diff", stack]).status.code(), Some(2), "a stack with errors can't be diffed");
+}
+
+#[test]
+fn diff_never_shows_a_secret() {
+    let (dir, stack) = compiled_example();
+    let env = std::fs::read_to_string(dir.path().join("deploy/.env.production")).unwrap();
+    let values: Vec<String> = ragc::plan::secrets::parse_env(&env).into_values().collect();
+    assert_eq!(values.len(), 4);
+    edit(
+        Path::new(&stack),
+        "secret jwt_secret     = generate(hex, 32)",
+        "secret jwt_secret     = generate(hex, 32)\nsecret extra = generate(hex, 24)",
+    );
+    edit(Path::new(&stack), "    LOG_LEVEL      = \"info\"", "    LOG_LEVEL      = \"info\"\n    EXTRA          = extra");
+    let output = ragc(&["diff", &stack]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("+EXTRA=<masked, new>\n"), "{text}");
+    assert!(text.contains("holds secrets: every value is masked"), "{text}");
+    for value in &values {
+        assert!(!text.contains(value.as_str()), "a secret value was shown:\n{text}");
+    }
+    assert!(!text.lines().any(|line| line.starts_with("+EXTRA='")), "{text}");
+    let stat = stdout(&ragc(&["diff", "--stat", &stack]));
+    assert!(stat.contains("deploy/.env.production | 3 +++ (values masked)"), "{stat}");
+}
+
+#[test]
+fn check_reports_drift_hand_edits_and_json() {
+    let (dir, stack) = compiled_example();
+    let ok = ragc(&["check", &stack]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(stderr(&ok).contains("ok: stack `rag-engine` checks (5 services) and"), "{}", stderr(&ok));
+
+    edit(Path::new(&stack), "concurrency=4", "concurrency=8");
+    let drift = ragc(&["check", &stack]);
+    assert_eq!(drift.status.code(), Some(1));
+    let text = stderr(&drift);
+    assert!(text.contains("1 of 13 files differ"), "{text}");
+    assert!(text.contains("drifted  ") && text.contains("deploy/compose.yaml"), "{text}");
+
+    let deploy = dir.path().join("deploy");
+    edit(&deploy.join("compose.production.yaml"), "max-size: \"10m\"", "max-size: \"50m\"");
+    std::fs::remove_file(deploy.join("ops/health-check.sh")).unwrap();
+    // A generated, unedited file the stack no longer produces (a removed service's).
+    std::fs::copy(deploy.join("Dockerfile.api"), deploy.join("Dockerfile.old")).unwrap();
+    let output = ragc(&["check", "--format", "json", &stack]);
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["checked"], 14, "the 13 generated files and the stale one");
+    assert_eq!(json["diagnostics"], serde_json::json!([]));
+    let files = json["files"].as_array().unwrap();
+    let by_path = |path: &str| files.iter().find(|f| f["path"] == path).unwrap_or_else(|| panic!("{path} not listed: {json}"));
+    assert_eq!(files.len(), 4, "{json}");
+    assert_eq!(by_path("Dockerfile.old")["status"], "stale");
+    assert_eq!(by_path("compose.yaml")["status"], "drifted");
+    assert_eq!(by_path("compose.yaml")["code"], serde_json::Value::Null);
+    assert_eq!(by_path("compose.production.yaml")["status"], "hand-edited");
+    assert_eq!(by_path("compose.production.yaml")["code"], "E0601");
+    assert!(by_path("compose.production.yaml")["help"].as_str().unwrap().contains("--force"));
+    assert_eq!(by_path("ops/health-check.sh")["status"], "missing");
+    assert!(by_path("ops/health-check.sh")["file"].as_str().unwrap().ends_with("deploy/ops/health-check.sh"));
+}
+
+#[test]
+fn check_ignores_an_absent_env_file_unless_asked() {
+    let (dir, stack) = compiled_example();
+    std::fs::remove_file(dir.path().join("deploy/.env.production")).unwrap();
+    let output = ragc(&["check", &stack]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no .env.production here"), "{}", stderr(&output));
+    let output = ragc(&["check", "--env", &stack]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("missing") && stderr(&output).contains(".env.production"), "{}", stderr(&output));
+}
+
+#[test]
+fn check_env_fails_until_required_secrets_are_set() {
+    let (dir, stack) = compiled_example();
+    let output = ragc(&["check", "--env", &stack]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("error[E0604]: required secret `OPENAI_API_KEY` is not set"), "{text}");
+    assert!(text.contains("secret openai_api_key = required("), "points at the declaration: {text}");
+    let json: serde_json::Value = serde_json::from_slice(&ragc(&["check", "--env", "--format", "json", &stack]).stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["diagnostics"][0]["code"], "E0604");
+    assert_eq!(json["diagnostics"][0]["line"], 11);
+    assert_eq!(json["files"], serde_json::json!([]));
+
+    // Filled in by hand, unquoted: set, and not drift either.
+    edit(&dir.path().join("deploy/.env.production"), "# OPENAI_API_KEY=\n", "OPENAI_API_KEY=sk-test-123\n");
+    let output = ragc(&["check", "--env", &stack]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(ragc(&["check", &stack]).status.code(), Some(0));
+    let compile = ragc(&["compile", &stack]);
+    assert!(stderr(&compile).contains("13 unchanged") && !stderr(&compile).contains("note: OPENAI_API_KEY"), "{}", stderr(&compile));
+}
+
+#[test]
+fn compile_refuses_hand_edits_and_force_keeps_a_copy() {
+    let (dir, stack) = compiled_example();
+    let deploy = dir.path().join("deploy");
+    edit(&deploy.join("compose.production.yaml"), "max-size: \"10m\"", "max-size: \"50m\"");
+    edit(Path::new(&stack), "concurrency=4", "concurrency=8");
+    let before = snapshot(&deploy);
+    let output = ragc(&["compile", &stack]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("error[E0601]: ") && text.contains("deploy/compose.production.yaml was edited by hand"), "{text}");
+    assert!(text.contains("ragc compile --force") && text.contains("compose.production.yaml.ragc-keep"), "{text}");
+    assert!(text.contains("error: nothing was written"), "{text}");
+    assert_eq!(snapshot(&deploy), before, "compose.yaml was not updated either");
+
+    let output = ragc(&["compile", "--force", &stack]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("kept compose.production.yaml.ragc-keep"), "{}", stderr(&output));
+    assert!(std::fs::read_to_string(deploy.join("compose.production.yaml.ragc-keep")).unwrap().contains("max-size: \"50m\""));
+    assert!(std::fs::read_to_string(deploy.join("compose.yaml")).unwrap().contains("--concurrency=8"));
+    assert_eq!(ragc(&["check", &stack]).status.code(), Some(0));
+}
+
+#[test]
+fn compile_refuses_a_file_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = copy_example(dir.path());
+    let deploy = dir.path().join("deploy");
+    std::fs::create_dir_all(&deploy).unwrap();
+    std::fs::write(deploy.join("compose.yaml"), "services: {}\n").unwrap();
+    let output = ragc(&["compile", stack.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("error[E0602]: "), "{}", stderr(&output));
+    assert_eq!(std::fs::read_dir(&deploy).unwrap().count(), 1, "nothing else was written");
+}
+
+#[cfg(unix)]
+#[test]
+fn compile_refuses_a_symlink_with_exit_two() {
+    let (dir, stack) = compiled_example();
+    let deploy = dir.path().join("deploy");
+    let outside = dir.path().join("outside.conf");
+    std::fs::write(&outside, "precious\n").unwrap();
+    std::fs::remove_file(deploy.join("nginx/rag-engine.conf")).unwrap();
+    std::os::unix::fs::symlink(&outside, deploy.join("nginx/rag-engine.conf")).unwrap();
+    let output = ragc(&["compile", &stack]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("error[E0603]: ") && stderr(&output).contains("is a symbolic link"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+    assert_eq!(ragc(&["check", &stack]).status.code(), Some(2));
+    assert_eq!(ragc(&["diff", &stack]).status.code(), Some(2));
+}
+
+#[test]
+fn rotate_replaces_one_value_and_names_the_services() {
+    let (dir, stack) = compiled_example();
+    let env = dir.path().join("deploy/.env.production");
+    let before = std::fs::read_to_string(&env).unwrap();
+    let output = ragc(&["rotate", &stack, "JWT_SECRET"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("rotated JWT_SECRET in "), "{text}");
+    assert!(text.contains("used by: api\n"), "{text}");
+    assert!(
+        text.contains("docker compose --env-file .env.production -f compose.yaml -f compose.production.yaml up -d --force-recreate api\n"),
+        "{text}"
+    );
+    let after = std::fs::read_to_string(&env).unwrap();
+    let changed: Vec<_> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(changed.len(), 1, "exactly one line changed");
+    assert!(changed[0].1.starts_with("JWT_SECRET='"));
+    assert!(!text.contains(&changed[0].1[12..44]), "the new value is not printed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&env).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // A compile afterwards keeps the rotated value.
+    assert_eq!(ragc(&["compile", &stack]).status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), after);
+
+    // By its stack name; the database keeps the old password in its volume.
+    let output = ragc(&["rotate", &stack, "db.password"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("rotated DB_PASSWORD") && stdout(&output).contains("used by: db, api, worker"));
+    assert!(stdout(&output).contains("up -d --force-recreate db api worker\n"));
+    assert!(stdout(&output).contains("note: db keeps its data in a volume"), "{}", stdout(&output));
+
+    let required = ragc(&["rotate", &stack, "openai_api_key"]);
+    assert_eq!(required.status.code(), Some(1));
+    assert!(stderr(&required).contains("OPENAI_API_KEY is a required secret"), "{}", stderr(&required));
+    let unknown = ragc(&["rotate", &stack, "NOPE"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("JWT_SECRET, API_KEY_SALT, DB_PASSWORD, CACHE_PASSWORD"), "{}", stderr(&unknown));
+}
+
+#[test]
+fn rotate_before_the_first_compile_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = copy_example(dir.path());
+    let output = ragc(&["rotate", stack.to_str().unwrap(), "JWT_SECRET"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("does not exist yet"), "{}", stderr(&output));
+    assert!(!dir.path().join("deploy").exists());
+}
+
+#[test]
+fn output_diagnostics_are_explained() {
+    for code in ["E0601", "E0602", "E0603", "E0604"] {
+        let output = ragc(&["explain", code]);
+        assert_eq!(output.status.code(), Some(0), "{code}");
+        assert!(stdout(&output).starts_with(&format!("# {code}: ")));
+    }
 }

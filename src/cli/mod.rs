@@ -1,7 +1,10 @@
 //! The command line: clap definitions and one `run` per subcommand. Maps
 //! library results to exit codes; holds no compiler logic.
 
+mod check;
 mod compile;
+mod diff;
+mod rotate;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -15,7 +18,8 @@ use crate::Compilation;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
-/// Exit code: the input has errors, or (for `check`/`diff`) the output drifted.
+/// Exit code: the input has errors, a compile refused to touch a file, or
+/// (for `check` and `diff`) the output directory differs from the plan.
 pub const EXIT_USER: u8 = 1;
 /// Exit code: ragc itself failed (a bug, or the machine: disk, permissions).
 pub const EXIT_INTERNAL: u8 = 2;
@@ -24,10 +28,14 @@ const EXAMPLES: &str = "\
 Examples:
   ragc compile examples/rag-engine-mini.rag          write every artifact to examples/deploy/
   ragc compile stack.rag -o /srv/app/deploy          write them elsewhere
-  ragc check stack.rag                               type-check only, for CI and editors
+  ragc diff stack.rag                                what a compile would change, secrets masked
+  ragc check stack.rag                               fail (exit 1) when deploy/ drifted from the stack: for CI
+  ragc check --env stack.rag                         ... and when a required secret is still unset: on the server
+  ragc rotate stack.rag JWT_SECRET                   draw a new value for one generated secret
   ragc explain E0203                                 what a diagnostic code means
 
-Exit codes: 0 success, 1 errors in the input, 2 ragc or the machine failed.";
+Exit codes: 0 success, 1 errors in the input, a refused compile, or (check, diff)
+differences found, 2 ragc or the machine failed.";
 
 /// ragc — compile one stack.rag into Dockerfiles, Compose files, env files,
 /// an nginx site, backup scripts and an ops health check.
@@ -56,21 +64,16 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the stack and write every artifact.
+    /// Check the stack and write every artifact; never touches hand edits without --force.
     Compile(compile::CompileArgs),
-    /// Check the stack without writing anything.
-    Check(CheckArgs),
+    /// Show what a compile would change, as a unified diff (exit 1 when anything would).
+    Diff(diff::DiffArgs),
+    /// Check the stack and that the output directory matches it (exit 1 when not): for CI.
+    Check(check::CheckArgs),
+    /// Replace one generated secret with a fresh value and say which services to restart.
+    Rotate(rotate::RotateArgs),
     /// Print the long explanation of a diagnostic code, like E0102.
     Explain(ExplainArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct CheckArgs {
-    /// The stack file.
-    pub stack: PathBuf,
-    /// How to print diagnostics.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,17 +84,50 @@ pub struct ExplainArgs {
 
 /// Runs the command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    let color = match cli.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal(),
-    };
+    let color = colored(cli.color, std::io::stderr().is_terminal());
     let code = match cli.command {
         Command::Compile(args) => compile::run(&args, color),
-        Command::Check(args) => check(&args, color),
+        Command::Diff(args) => diff::run(&args, color, colored(cli.color, std::io::stdout().is_terminal())),
+        Command::Check(args) => check::run(&args, color),
+        Command::Rotate(args) => rotate::run(&args, color),
         Command::Explain(args) => explain(&args),
     };
     ExitCode::from(code)
+}
+
+/// Whether to color a stream: asked for, or a terminal and no `NO_COLOR`.
+fn colored(choice: ColorChoice, terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal,
+    }
+}
+
+/// A stack checked and emitted, with where its output goes.
+struct Compiled {
+    compilation: Compilation,
+    plan: Option<crate::plan::Plan>,
+    out_dir: PathBuf,
+}
+
+/// Reads and compiles the stack, reporting diagnostics in `format` (JSON
+/// reports are left to the caller, which adds to them).
+fn compile_stack(stack: &Path, out: Option<&Path>, color: bool, format: Format) -> Result<Compiled, u8> {
+    let input = load(stack)?;
+    let (out_dir, options) = compile::out_dir(stack, out);
+    let (compilation, plan) = crate::compile(&input, &options);
+    if format == Format::Human {
+        report(&compilation, color, format);
+    }
+    Ok(Compiled { compilation, plan, out_dir })
+}
+
+/// Prints problems with the output directory, human-readable, to stderr.
+fn report_problems(problems: &[crate::plan::disk::Problem], color: bool) {
+    for problem in problems {
+        eprint!("{}", problem.render(color));
+    }
 }
 
 /// Reads the stack, or reports why it can't be read.
@@ -126,27 +162,6 @@ fn summary(errors: usize, warnings: usize, color: bool) -> String {
         format!("\u{1b}[1;31m{text}\u{1b}[0m")
     } else {
         text
-    }
-}
-
-fn check(args: &CheckArgs, color: bool) -> u8 {
-    let input = match load(&args.stack) {
-        Ok(input) => input,
-        Err(code) => return code,
-    };
-    // A full compile in memory: template failures are caught here too.
-    let (_, options) = compile::out_dir(&args.stack, None);
-    let (compilation, _) = crate::compile(&input, &options);
-    report(&compilation, color, args.format);
-    if compilation.has_errors() {
-        EXIT_USER
-    } else {
-        if args.format == Format::Human {
-            let name = compilation.stack.as_ref().map_or("", |s| s.name.as_str());
-            let count = compilation.stack.as_ref().map_or(0, |s| s.services.len());
-            eprintln!("ok: stack `{name}` checks ({count} service{})", if count == 1 { "" } else { "s" });
-        }
-        EXIT_OK
     }
 }
 

@@ -5,6 +5,8 @@
 //! list of secret entries; [`secrets::materialize`] fills in values from the
 //! existing file (or the OS random source, the first time) at write time.
 
+pub mod diff;
+pub mod disk;
 pub mod secrets;
 pub mod write;
 

@@ -1,0 +1,209 @@
+//! `ragc check`: the generated-files check for CI. Type-checks the stack,
+//! then compares what it compiles to with the output directory; exit 1
+//! listing every file that drifted, is missing, was edited by hand or is no
+//! longer generated, 0 when everything matches.
+//!
+//! The production env file holds secrets and is not meant for version
+//! control: it is checked when present, and required only with `--env`
+//! (which also fails while a `required(...)` secret is unset).
+
+use std::path::PathBuf;
+
+use super::{compile_stack, Compiled, Format, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
+use crate::diag::Diagnostic;
+use crate::plan::disk::{self, Change, Problem, Status};
+use crate::plan::{diff, secrets, Contents};
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The stack file.
+    pub stack: PathBuf,
+    /// Output directory [default: `deploy/` next to the stack file].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How to print the result: human, or JSON on stdout (for CI annotations and editors).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Also require `.env.production`, up to date, with every required secret set.
+    #[arg(long)]
+    pub env: bool,
+}
+
+/// One file that does not match, as reported.
+struct Finding {
+    path: String,
+    file: String,
+    status: Status,
+    code: Option<&'static str>,
+    message: String,
+    help: String,
+}
+
+pub fn run(args: &CheckArgs, color: bool) -> u8 {
+    let json = args.format == Format::Json;
+    let Compiled { compilation, plan, out_dir } = match compile_stack(&args.stack, args.out.as_deref(), color, args.format) {
+        Ok(compiled) => compiled,
+        Err(code) => return code,
+    };
+    let stack_json = args.stack.display().to_string();
+    let out_json = out_dir.display().to_string();
+    let print_json = |ok: bool, diagnostics: &[Diagnostic], files: Vec<serde_json::Value>, checked: usize| {
+        let value = serde_json::json!({
+            "ok": ok,
+            "stack": stack_json,
+            "out_dir": out_json,
+            "checked": checked,
+            "diagnostics": compilation.sources.to_json(diagnostics),
+            "files": files,
+        });
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON serialises"));
+    };
+    let Some(plan) = plan else {
+        if json {
+            print_json(false, &compilation.diagnostics, Vec::new(), 0);
+        }
+        return EXIT_USER;
+    };
+    let changes = match disk::compare(&plan, &out_dir) {
+        Ok(changes) => changes,
+        Err(problems) => {
+            if json {
+                let files = problems
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "path": null,
+                            "file": p.file,
+                            "status": "error",
+                            "code": p.code,
+                            "message": p.message,
+                            "help": p.help,
+                        })
+                    })
+                    .collect();
+                print_json(false, &compilation.diagnostics, files, 0);
+            } else {
+                super::report_problems(&problems, color);
+            }
+            return EXIT_INTERNAL;
+        }
+    };
+    // Without --env, an absent env file is expected (it stays out of version control).
+    let considered: Vec<&Change> = changes.changes.iter().filter(|c| args.env || !(c.secrets && c.status == Status::Create)).collect();
+    let skipped_env = considered.len() < changes.changes.len();
+    let again = command_tail(args);
+    let refusals = changes.refusals();
+    let findings: Vec<Finding> = considered
+        .iter()
+        .filter(|c| c.status != Status::Unchanged)
+        .map(|change| finding(change, &diff::display(&out_dir, &change.path), &refusals, &again))
+        .collect();
+    let unset = if args.env { unset_required(&compilation, &plan, &changes) } else { Vec::new() };
+    let ok = findings.is_empty() && unset.is_empty();
+
+    if json {
+        let mut diagnostics = compilation.diagnostics.clone();
+        diagnostics.extend(unset);
+        let files = findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "path": f.path,
+                    "file": f.file,
+                    "status": f.status.label(),
+                    "code": f.code,
+                    "message": f.message,
+                    "help": f.help,
+                })
+            })
+            .collect();
+        print_json(ok, &diagnostics, files, considered.len());
+        return if ok { EXIT_OK } else { EXIT_USER };
+    }
+
+    if !unset.is_empty() {
+        eprint!("{}", compilation.sources.render(&unset, color));
+        let (red, reset) = if color { ("\u{1b}[1;31m", "\u{1b}[0m") } else { ("", "") };
+        let count = if unset.len() == 1 { "1 required secret is".to_string() } else { format!("{} required secrets are", unset.len()) };
+        eprintln!("{red}error{reset}: {count} not set in {}", out_dir.join(".env.production").display());
+    }
+    if !findings.is_empty() {
+        let (red, reset) = if color { ("\u{1b}[1;31m", "\u{1b}[0m") } else { ("", "") };
+        eprintln!(
+            "{red}error{reset}: {} does not match {}: {} of {} files differ",
+            out_dir.display(),
+            args.stack.display(),
+            findings.len(),
+            considered.len()
+        );
+        let width = findings.iter().map(|f| f.status.label().len()).max().unwrap_or(0);
+        for f in &findings {
+            let code = f.code.map(|code| format!("  [{code}]")).unwrap_or_default();
+            eprintln!("  {:<width$}  {}{code}", f.status.label(), f.file);
+        }
+        eprintln!("  = help: `ragc diff {again}` shows the differences; `ragc compile {again}` writes them");
+        if findings.iter().any(|f| f.status.blocks()) {
+            eprintln!(
+                "  = help: files marked [E0601]/[E0602] are refused by a compile: move hand edits into the stack, or `ragc compile --force {again}` (keeps a copy of each)"
+            );
+        }
+    }
+    if ok {
+        let stack = compilation.stack.as_ref();
+        let name = stack.map_or("", |s| s.name.as_str());
+        let count = stack.map_or(0, |s| s.services.len());
+        let note = if skipped_env { "; no .env.production here (`--env` requires it)" } else { "" };
+        eprintln!(
+            "ok: stack `{name}` checks ({count} service{}) and {} matches it ({} files){note}",
+            if count == 1 { "" } else { "s" },
+            out_dir.display(),
+            considered.len()
+        );
+        EXIT_OK
+    } else {
+        EXIT_USER
+    }
+}
+
+/// The stack and `-o` as the user gave them, for commands to suggest.
+fn command_tail(args: &CheckArgs) -> String {
+    let quote = |path: &std::path::Path| shlex::try_quote(&path.display().to_string()).map(|q| q.into_owned()).unwrap_or_default();
+    match &args.out {
+        Some(out) => format!("{} -o {}", quote(&args.stack), quote(out)),
+        None => quote(&args.stack),
+    }
+}
+
+fn finding(change: &Change, file: &str, refusals: &[Problem], again: &str) -> Finding {
+    let refusal = refusals.iter().find(|p| p.file == file);
+    let mode = match change.old_mode {
+        Some(old) if change.new.is_some() && old & 0o777 != change.mode => format!(" (mode {:o}, expected {:o})", old & 0o777, change.mode),
+        _ => String::new(),
+    };
+    let message = match change.status {
+        Status::Create => format!("{file} is missing"),
+        Status::Update if change.mode_only() => format!("{file} has the wrong permissions{mode}"),
+        Status::Update => format!("{file} differs from what the stack compiles to{mode}"),
+        Status::Remove => format!("{file} is no longer generated by the stack"),
+        _ => refusal.map_or_else(String::new, |p| p.message.clone()),
+    };
+    let help = refusal.map_or_else(|| format!("run `ragc compile {again}`"), |p| p.help.clone());
+    Finding { path: change.path.clone(), file: file.to_string(), status: change.status, code: refusal.map(|p| p.code), message, help }
+}
+
+/// E0604 for every required secret the env file leaves unset, at its declaration.
+fn unset_required(compilation: &crate::Compilation, plan: &crate::plan::Plan, changes: &disk::Changes) -> Vec<Diagnostic> {
+    let Some(Contents::Secrets(file)) = plan.get(".env.production").map(|a| &a.contents) else { return Vec::new() };
+    let existing = changes.get(".env.production").and_then(|c| c.old.as_deref()).map(String::from_utf8_lossy).unwrap_or_default();
+    let path = changes.out_dir.join(".env.production");
+    secrets::unset_required(file, &existing)
+        .into_iter()
+        .filter_map(|entry| {
+            let secret = compilation.stack.as_ref()?.secrets.get(&entry.var)?;
+            Some(
+                Diagnostic::error("E0604", format!("required secret `{}` is not set", entry.var), secret.span, "required here")
+                    .with_help(format!("set {}=... in {}: ragc never invents a required secret", entry.var, path.display())),
+            )
+        })
+        .collect()
+}
