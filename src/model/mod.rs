@@ -14,8 +14,20 @@ use crate::syntax::Span;
 /// parts through their syntax's escaping filter and each secret part as a
 /// reference (`${VAR}` in Compose), so secret values never reach an artifact
 /// other than the production env file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Text(pub Vec<Part>);
+
+/// A text without secrets serialises as a plain string (most of them: it keeps
+/// template contexts small); one with secrets as its list of parts.
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [] => serializer.serialize_str(""),
+            [Part::Literal(text)] => serializer.serialize_str(text),
+            parts => parts.serialize(serializer),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "value", rename_all = "lowercase")]

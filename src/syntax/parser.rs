@@ -32,24 +32,72 @@ pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
             .with_help("stack files are UTF-8 text; is this a binary file?")]);
     }
     check_nesting(file, text)?;
-    let mut pairs = RagParser::parse(Rule::file, text).map_err(|error| vec![syntax_error(file, text, &error)])?;
-    let root = pairs.next().expect("the file rule always yields one pair");
-    let converter = Converter { file };
     let mut items = Vec::new();
     let mut errors = Vec::new();
-    for pair in root.into_inner().filter(is_significant) {
-        if pair.as_rule() == Rule::EOI {
-            break;
-        }
-        match converter.item(pair) {
+    let mut base = skip_trivia(text, 0);
+    while base < text.len() {
+        let rest = &text[base..];
+        let pairs = match parse_item(rest) {
+            Ok(pairs) => pairs,
+            Err(error) => {
+                errors.push(syntax_error(file, text, base, &error));
+                break;
+            }
+        };
+        let item = pairs.into_iter().next().expect("single_item yields one pair").into_inner().find(is_significant);
+        let item = item.expect("single_item holds one item");
+        let end = item.as_span().end();
+        match (Converter { file, base }).item(item) {
             Ok(item) => items.push(item),
             Err(mut diagnostics) => errors.append(&mut diagnostics),
         }
+        base = skip_trivia(text, base + end);
     }
     if errors.is_empty() {
         Ok(File { items })
     } else {
         Err(errors)
+    }
+}
+
+/// The offset of the first byte at or after `from` that is not whitespace or
+/// part of a comment.
+fn skip_trivia(text: &str, mut from: usize) -> usize {
+    let bytes = text.as_bytes();
+    while from < bytes.len() {
+        match bytes[from] {
+            b' ' | b'\t' | b'\r' | b'\n' => from += 1,
+            b'#' => from = text[from..].find('\n').map_or(bytes.len(), |newline| from + newline + 1),
+            _ => break,
+        }
+    }
+    from
+}
+
+/// Parses the item at the start of `rest`. pest's cost grows with the input it
+/// is handed, so it gets a window that grows only while the item runs past it;
+/// a window boundary is never taken for the end of a token.
+fn parse_item(rest: &str) -> Result<pest::iterators::Pairs<'_, Rule>, pest::error::Error<Rule>> {
+    let mut window = 16 * 1024;
+    loop {
+        let mut cut = window.min(rest.len());
+        while !rest.is_char_boundary(cut) {
+            cut += 1;
+        }
+        let slice = &rest[..cut];
+        let whole = cut == rest.len();
+        match RagParser::parse(Rule::single_item, slice) {
+            Ok(pairs) if whole || pairs.clone().next().is_some_and(|pair| pair.as_span().end() < cut) => return Ok(pairs),
+            Err(error) if whole || error_offset(&error) + 1 < cut => return Err(error),
+            _ => window *= 4,
+        }
+    }
+}
+
+fn error_offset(error: &pest::error::Error<Rule>) -> usize {
+    match error.location {
+        pest::error::InputLocation::Pos(pos) => pos,
+        pest::error::InputLocation::Span((start, _)) => start,
     }
 }
 
@@ -132,17 +180,22 @@ fn rule_name(rule: &Rule) -> String {
         Rule::value | Rule::call | Rule::list | Rule::number | Rule::boolean | Rule::string => "a value",
         Rule::arg => "an argument",
         Rule::string_inner | Rule::escape => "string content",
-        Rule::file | Rule::stack_decl | Rule::secret_decl | Rule::service_decl | Rule::proxy_decl | Rule::kind_decl => "a declaration",
+        Rule::file
+        | Rule::single_item
+        | Rule::end_of_input
+        | Rule::stack_decl
+        | Rule::secret_decl
+        | Rule::service_decl
+        | Rule::proxy_decl
+        | Rule::kind_decl => "a declaration",
         Rule::WHITESPACE | Rule::COMMENT | Rule::ident_char => "more input",
     }
     .to_string()
 }
 
-fn syntax_error(file: usize, text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
-    let offset = match error.location {
-        pest::error::InputLocation::Pos(pos) => pos,
-        pest::error::InputLocation::Span((start, _)) => start,
-    };
+/// `error` came from parsing `text[base..]`.
+fn syntax_error(file: usize, text: &str, base: usize, error: &pest::error::Error<Rule>) -> Diagnostic {
+    let offset = base + error_offset(error);
     let expected = match &error.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => {
             let mut names: Vec<String> = positives.iter().map(rule_name).collect();
@@ -196,6 +249,8 @@ fn is_significant(pair: &Pair<'_, Rule>) -> bool {
 
 struct Converter {
     file: usize,
+    /// Where the parsed slice starts in the file.
+    base: usize,
 }
 
 type Converted<T> = Result<T, Vec<Diagnostic>>;
@@ -203,7 +258,7 @@ type Converted<T> = Result<T, Vec<Diagnostic>>;
 impl Converter {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let span = pair.as_span();
-        Span::new(self.file, span.start(), span.end())
+        Span::new(self.file, self.base + span.start(), self.base + span.end())
     }
 
     fn item(&self, pair: Pair<'_, Rule>) -> Converted<Item> {
@@ -346,7 +401,7 @@ impl Converter {
 
     fn string(&self, pair: Pair<'_, Rule>) -> Converted<ExprKind> {
         let inner = pair.into_inner().find(is_significant).expect("string content");
-        let base = inner.as_span().start();
+        let base = self.base + inner.as_span().start();
         let raw = inner.as_str();
         let mut out = String::with_capacity(raw.len());
         let mut chars = raw.char_indices();
