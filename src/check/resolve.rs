@@ -4,9 +4,9 @@
 use indexmap::{IndexMap, IndexSet};
 use minijinja::Value;
 
-use super::interp::{has_reserved, secret_sentinel, Interpolator};
+use super::interp::{secret_sentinel, Interpolator};
 use super::kinds::{KindDef, RESERVED};
-use super::types::{check_value, HealthForm, HealthSpec, Type, Val};
+use super::types::{check_default, check_rendered, check_value, HealthForm, HealthSpec, Type, Val};
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::model::{
     Build, Condition, Health, HealthTest, Limits, Network, Part, Profile, Proxy, Route, Secret, Service, Settings, Stack, Text,
@@ -525,12 +525,14 @@ impl<'k> Resolver<'k> {
                 continue;
             }
             match &def.default {
-                Some(default) => match check_value(default, &def.ty) {
+                Some(default) => match check_default(default, &def.ty) {
                     Ok(Val::Str(template)) => match self.interp.render(&template, &instance.context) {
-                        Ok(text) => {
-                            let rendered = text.as_literal().unwrap_or_default();
-                            instance.values.insert(field_name.clone(), (Val::Str(rendered), default.span));
-                        }
+                        Ok(text) => match check_rendered(text.as_literal().unwrap_or_default(), &def.ty, default.span) {
+                            Ok(val) => {
+                                instance.values.insert(field_name.clone(), (val, default.span));
+                            }
+                            Err(error) => self.error(Diagnostic { code: "E0401", ..error }),
+                        },
                         Err(message) => self.error(template_error(default.span, &message)),
                     },
                     Ok(val) => {
@@ -741,11 +743,14 @@ impl<'k> Resolver<'k> {
                 continue;
             }
             match (&def.default, def.optional) {
-                (Some(default), _) => match check_value(default, &def.ty) {
+                (Some(default), _) => match check_default(default, &def.ty) {
                     Ok(Val::Str(template)) => match self.interp.render(&template, &context) {
-                        Ok(text) => {
-                            fields.insert(name.clone(), text.as_literal().unwrap_or_default().into());
-                        }
+                        Ok(text) => match check_rendered(text.as_literal().unwrap_or_default(), &def.ty, default.span) {
+                            Ok(val) => {
+                                fields.insert(name.clone(), val_to_json(&val, None));
+                            }
+                            Err(error) => self.error(Diagnostic { code: "E0401", ..error }),
+                        },
                         Err(message) => self.error(template_error(default.span, &message)),
                     },
                     Ok(val) => {
@@ -1123,6 +1128,12 @@ impl<'k> Resolver<'k> {
         let mut volumes: IndexMap<String, String> = IndexMap::new();
         for (volume, expr) in &instance.kind.volumes {
             if let Some(path) = self.render(expr, &instance.context).and_then(|t| t.as_literal()) {
+                if !is_container_path(&path) {
+                    self.error(
+                        Diagnostic::error("E0107", format!("volume `{volume}` is mounted at `{}`", path.escape_default()), expr.span, "not an absolute path")
+                            .with_help("a volume is mounted at an absolute path inside the container, like \"/data\": letters, digits, `.`, `_`, `-`, `/`"),
+                    );
+                }
                 volumes.insert(volume.clone(), path);
             }
         }
@@ -1155,6 +1166,14 @@ impl<'k> Resolver<'k> {
                 .map(|v| v.to_string());
             fields.insert(field_name.clone(), val_to_json(val, var.as_deref()));
         }
+        let workdir = self.property_text(instance, "workdir").and_then(|t| t.as_literal());
+        if let Some(path) = workdir.as_ref().filter(|path| !is_container_path(path)) {
+            let span = instance.kind.properties.get("workdir").map_or(instance.span, |expr| expr.span);
+            self.error(
+                Diagnostic::error("E0107", format!("`workdir` is `{}`", path.escape_default()), span, "not an absolute path")
+                    .with_help("the working directory is an absolute path inside the image, like \"/app\""),
+            );
+        }
         let failed = self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before;
         if failed {
             return None;
@@ -1166,7 +1185,7 @@ impl<'k> Resolver<'k> {
             digest: instance.digest.is_some(),
             build,
             command,
-            workdir: self.property_text(instance, "workdir").and_then(|t| t.as_literal()),
+            workdir,
             port,
             publish,
             health,
@@ -1449,6 +1468,46 @@ impl<'k> Resolver<'k> {
         proxy_span: Option<Span>,
         settings: &Settings,
     ) {
+        // Names Compose sees: a release job and a volume are named after their
+        // service, so two different declarations can produce the same name.
+        let mut compose_names: IndexMap<String, &Service> = services.values().map(|s| (s.name.clone(), s)).collect();
+        let mut volume_names: IndexMap<String, &Service> = IndexMap::new();
+        for service in services.values() {
+            if service.release.is_some() {
+                let job = format!("{}-release", service.name);
+                if let Some(other) = compose_names.get(&job) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0108",
+                            format!("service `{job}` has the name of `{}`'s release job", service.name),
+                            other.span,
+                            "same name",
+                        )
+                        .with_label(service.span, "its release job is named `<service>-release`")
+                        .with_help("rename one of the services"),
+                    );
+                } else {
+                    compose_names.insert(job, service);
+                }
+            }
+            for volume in service.volumes.keys() {
+                let name = service.volume_name(volume);
+                if let Some(other) = volume_names.get(&name) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0108",
+                            format!("the volume `{volume}` of `{}` and a volume of `{}` are both named `{name}`", service.name, other.name),
+                            service.span,
+                            "same volume name",
+                        )
+                        .with_label(other.span, "the other one")
+                        .with_help("volumes are named `<service>-<volume>`; rename a volume or a service"),
+                    );
+                } else {
+                    volume_names.insert(name, service);
+                }
+            }
+        }
         let mut published: IndexMap<u16, &Service> = IndexMap::new();
         let mut routes: IndexMap<&str, &Service> = IndexMap::new();
         for service in services.values() {
@@ -1574,12 +1633,14 @@ fn is_digest(text: &str) -> bool {
     text.strip_prefix("sha256:").is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
-/// Container paths: absolute, no `..`, nothing a Compose short syntax would misread.
+/// Container and server paths: absolute, no `..`, and only characters that
+/// need no quoting anywhere they land (Compose short syntax, a double-quoted
+/// shell word, a Dockerfile instruction, a crontab line).
 fn is_container_path(path: &str) -> bool {
     path.starts_with('/')
         && path.len() > 1
         && !path.split('/').any(|part| part == "..")
-        && !path.contains([':', ',', '\n', '\r', '\0', '$', '"', '\'', '\\', ' '])
+        && path.chars().all(|c| c.is_alphanumeric() || "._/@+=-".contains(c))
 }
 
 fn setting_problem(key: &str, value: &str) -> Option<String> {
@@ -1631,13 +1692,7 @@ fn string_problem(val: &Val, span: Span) -> Option<Diagnostic> {
         Val::List(items) => return items.iter().find_map(|item| string_problem(item, span)),
         _ => return None,
     };
-    if has_reserved(text) || text.chars().any(|c| c.is_control() && c != '\t') {
-        return Some(
-            Diagnostic::error("E0501", "this string contains a control character", span, "can't be written safely")
-                .with_help("newlines and other control characters would break the generated files; remove them"),
-        );
-    }
-    None
+    super::types::control_problem(text, span).err()
 }
 
 fn duplicate_field(name: &Ident, first: Span) -> Diagnostic {

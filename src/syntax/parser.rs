@@ -5,7 +5,7 @@ use pest::Parser as _;
 use pest_derive::Parser;
 
 use super::ast::{Arg, Block, Entry, EntryKind, Expr, ExprKind, File, Ident, Item, TypeExpr};
-use super::{Span, MAX_NESTING, MAX_SOURCE_BYTES};
+use super::{Span, MAX_DECLARATIONS, MAX_ITEMS, MAX_LINE_BYTES, MAX_NESTING, MAX_SOURCE_BYTES, MAX_VALUES};
 use crate::diag::Diagnostic;
 
 #[derive(Parser)]
@@ -31,19 +31,29 @@ pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
         return Err(vec![Diagnostic::error("E0002", "file contains a NUL byte", Span::new(file, offset, offset + 1), "NUL byte here")
             .with_help("stack files are UTF-8 text; is this a binary file?")]);
     }
+    check_lines(file, text)?;
     check_nesting(file, text)?;
     let mut pairs = RagParser::parse(Rule::file, text).map_err(|error| vec![syntax_error(file, text, &error)])?;
     let root = pairs.next().expect("the file rule always yields one pair");
-    let converter = Converter { file };
+    let converter = Converter { file, values: std::cell::Cell::new(0) };
     let mut items = Vec::new();
     let mut errors = Vec::new();
-    for pair in root.into_inner().filter(is_significant) {
+    for (index, pair) in root.into_inner().filter(is_significant).enumerate() {
         if pair.as_rule() == Rule::EOI {
             break;
         }
+        if index == MAX_DECLARATIONS {
+            errors.push(too_many(converter.span(&pair), "declarations in one file", MAX_DECLARATIONS));
+            break;
+        }
+        let span = converter.span(&pair);
         match converter.item(pair) {
             Ok(item) => items.push(item),
             Err(mut diagnostics) => errors.append(&mut diagnostics),
+        }
+        if converter.values.get() > MAX_VALUES {
+            errors.push(too_many(span, "values in one file", MAX_VALUES));
+            break;
         }
     }
     if errors.is_empty() {
@@ -51,6 +61,30 @@ pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
     } else {
         Err(errors)
     }
+}
+
+/// Rejects a line longer than [`MAX_LINE_BYTES`].
+fn check_lines(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
+    let mut start = 0;
+    for (number, line) in text.split('\n').enumerate() {
+        if line.len() > MAX_LINE_BYTES {
+            // The caret goes on the first character past the limit.
+            let mut at = start + MAX_LINE_BYTES;
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let end = at + text[at..].chars().next().map_or(0, char::len_utf8);
+            return Err(vec![Diagnostic::error(
+                "E0701",
+                format!("line {} is {} bytes long; the limit is {MAX_LINE_BYTES}", number + 1, line.len()),
+                Span::new(file, at, end),
+                "the line goes on past the limit here",
+            )
+            .with_help("break the value over several lines, or keep long content in a file of its own")]);
+        }
+        start += line.len() + 1;
+    }
+    Ok(())
 }
 
 /// Rejects input nested deeper than [`MAX_NESTING`] before pest, which
@@ -100,6 +134,21 @@ fn check_nesting(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
     }
     if in_string {
         return Err(vec![unterminated_string(file, string_start)]);
+    }
+    Ok(())
+}
+
+/// The diagnostic for input past [`MAX_DECLARATIONS`] or [`MAX_ITEMS`].
+fn too_many(span: Span, what: &str, limit: usize) -> Diagnostic {
+    let span = Span { end: span.start + 1, ..span };
+    Diagnostic::error("E0701", format!("more than {limit} {what}"), span, "over the limit")
+        .with_help("ragc's input limits are in docs/LIMITS.md; a stack for one host is far smaller")
+}
+
+/// Errors past the first of a kind of limit are noise.
+fn check_count(converter: &Converter, pair: &Pair<'_, Rule>, index: usize, what: &str) -> Converted<()> {
+    if index == MAX_ITEMS {
+        return Err(vec![too_many(converter.span(pair), what, MAX_ITEMS)]);
     }
     Ok(())
 }
@@ -196,6 +245,8 @@ fn is_significant(pair: &Pair<'_, Rule>) -> bool {
 
 struct Converter {
     file: usize,
+    /// Values converted so far, for [`MAX_VALUES`].
+    values: std::cell::Cell<usize>,
 }
 
 type Converted<T> = Result<T, Vec<Diagnostic>>;
@@ -249,7 +300,11 @@ impl Converter {
         let span = self.span(&pair);
         let mut entries = Vec::new();
         let mut errors = Vec::new();
-        for entry in pair.into_inner().filter(is_significant) {
+        for (index, entry) in pair.into_inner().filter(is_significant).enumerate() {
+            if let Err(mut limit) = check_count(self, &entry, index, "entries in one block") {
+                errors.append(&mut limit);
+                break;
+            }
             match self.entry(entry) {
                 Ok(entry) => entries.push(entry),
                 Err(mut diagnostics) => errors.append(&mut diagnostics),
@@ -314,20 +369,34 @@ impl Converter {
     }
 
     fn value(&self, pair: Pair<'_, Rule>) -> Converted<Expr> {
+        self.values.set(self.values.get() + 1);
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
             Rule::string => self.string(pair)?,
             Rule::number => self.number(pair)?,
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
             Rule::path => ExprKind::Path(pair.into_inner().filter(is_significant).map(|ident| self.ident(ident)).collect()),
-            Rule::list => {
-                ExprKind::List(pair.into_inner().filter(is_significant).map(|item| self.value(item)).collect::<Converted<Vec<_>>>()?)
-            }
+            Rule::list => ExprKind::List(
+                pair.into_inner()
+                    .filter(is_significant)
+                    .enumerate()
+                    .map(|(index, item)| {
+                        check_count(self, &item, index, "items in one list")?;
+                        self.value(item)
+                    })
+                    .collect::<Converted<Vec<_>>>()?,
+            ),
             Rule::block => ExprKind::Record(self.block(pair)?),
             Rule::call => {
                 let mut inner = pair.into_inner().filter(is_significant);
                 let name = self.ident(inner.next().expect("call name"));
-                let args = inner.map(|arg| self.arg(arg)).collect::<Converted<Vec<_>>>()?;
+                let args = inner
+                    .enumerate()
+                    .map(|(index, arg)| {
+                        check_count(self, &arg, index, "arguments in one call")?;
+                        self.arg(arg)
+                    })
+                    .collect::<Converted<Vec<_>>>()?;
                 ExprKind::Call { name, args }
             }
             other => unreachable!("unexpected {other:?} as a value"),
