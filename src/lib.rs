@@ -117,8 +117,21 @@ pub fn analyze(input: &Input) -> Compilation {
         diagnostics.extend(missing.iter().cloned());
         missing.is_empty().then_some(stack)
     });
+    if diagnostics.len() > MAX_DIAGNOSTICS && diagnostics.iter().any(Diagnostic::is_error) {
+        // Thousands of diagnostics help no one, and rendering each with its
+        // source line could take minutes and gigabytes on hostile input.
+        let hidden = diagnostics.len() - MAX_DIAGNOSTICS;
+        diagnostics.truncate(MAX_DIAGNOSTICS);
+        diagnostics.push(
+            Diagnostic::error("E0701", format!("{hidden} more diagnostics are not shown"), file_span, "the first ones are above")
+                .with_help("fix these and check again"),
+        );
+    }
     Compilation { sources, stack, diagnostics, stack_file }
 }
+
+/// Most diagnostics one compile reports (see docs/LIMITS.md).
+pub const MAX_DIAGNOSTICS: usize = 200;
 
 fn load_kinds(items: &[Item], origin: &Origin, kinds: &mut Vec<KindDef>, diagnostics: &mut Vec<Diagnostic>) {
     for item in items.iter().filter(|item| matches!(item, Item::Kind { .. })) {

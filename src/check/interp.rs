@@ -24,16 +24,18 @@ pub fn has_reserved(text: &str) -> bool {
     text.contains([OPEN, CLOSE])
 }
 
-/// Splits rendered output back into literal and secret parts.
+/// Splits rendered output back into literal and secret parts. A sentinel
+/// without its pair (which only input the checker rejects can hold) stays
+/// literal text rather than becoming a secret.
 pub fn to_text(rendered: &str) -> Text {
     let mut parts = Vec::new();
     let mut rest = rendered;
     while let Some(open) = rest.find(OPEN) {
+        let after = &rest[open + OPEN.len_utf8()..];
+        let Some(close) = after.find(CLOSE) else { break };
         if open > 0 {
             parts.push(Part::Literal(rest[..open].to_string()));
         }
-        let after = &rest[open + OPEN.len_utf8()..];
-        let close = after.find(CLOSE).expect("sentinels are produced in pairs");
         parts.push(Part::Secret(after[..close].to_string()));
         rest = &after[close + CLOSE.len_utf8()..];
     }
@@ -64,13 +66,49 @@ impl Interpolator {
     /// # Errors
     /// The template error's message, for a diagnostic on the kind file.
     pub fn render(&self, template: &str, context: &IndexMap<String, Value>) -> Result<Text, String> {
+        if has_reserved(template) {
+            // Only secrets may carry these characters through a template.
+            return Err("the string contains a reserved character (U+E000 or U+E001)".into());
+        }
         if !template.contains("{{") && !template.contains("{%") {
-            return Ok(Text::literal(template));
+            return without_controls(template).map(|()| Text::literal(template));
         }
         let context: std::collections::BTreeMap<&str, &Value> = context.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        self.env.render_str(template, context).map(|rendered| to_text(&rendered)).map_err(|error| match error.detail() {
+        let rendered = self.env.render_str(template, context).map_err(|error| match error.detail() {
             Some(detail) => format!("{}: {detail}", error.kind()),
             None => error.kind().to_string(),
-        })
+        })?;
+        without_controls(&rendered)?;
+        Ok(to_text(&rendered))
+    }
+}
+
+/// A kind string lands in generated files as it renders: a line break or
+/// another control character (tab aside) would break them.
+fn without_controls(text: &str) -> Result<(), String> {
+    match text.chars().find(|c| (c.is_control() && *c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')) {
+        Some(bad) => Err(format!("the string contains a control character (`{}`)", bad.escape_unicode())),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unpaired_sentinel_stays_literal() {
+        assert_eq!(to_text("a\u{E000}b"), Text::literal("a\u{E000}b"));
+        assert_eq!(
+            to_text(&format!("x{}y", secret_sentinel("V"))),
+            Text(vec![Part::Literal("x".into()), Part::Secret("V".into()), Part::Literal("y".into())])
+        );
+    }
+
+    #[test]
+    fn reserved_characters_never_enter_a_template() {
+        let interp = Interpolator::default();
+        assert!(interp.render("{{ name }}\u{E000}", &IndexMap::new()).is_err());
+        assert!(interp.render("plain \u{E001}", &IndexMap::new()).is_err());
     }
 }

@@ -4,9 +4,9 @@
 use indexmap::{IndexMap, IndexSet};
 use minijinja::Value;
 
-use super::interp::{has_reserved, secret_sentinel, Interpolator};
+use super::interp::{secret_sentinel, Interpolator};
 use super::kinds::{KindDef, RESERVED};
-use super::types::{check_value, HealthForm, HealthSpec, Type, Val};
+use super::types::{check_default, check_rendered, check_value, HealthForm, HealthSpec, Type, Val};
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::model::{
     Build, Condition, Health, HealthTest, Limits, Network, Part, Profile, Proxy, Route, Secret, Service, Settings, Stack, Text,
@@ -526,12 +526,14 @@ impl<'k> Resolver<'k> {
                 continue;
             }
             match &def.default {
-                Some(default) => match check_value(default, &def.ty) {
+                Some(default) => match check_default(default, &def.ty) {
                     Ok(Val::Str(template)) => match self.interp.render(&template, &instance.context) {
-                        Ok(text) => {
-                            let rendered = text.as_literal().unwrap_or_default();
-                            instance.values.insert(field_name.clone(), (Val::Str(rendered), default.span));
-                        }
+                        Ok(text) => match check_rendered(text.as_literal().unwrap_or_default(), &def.ty, default.span) {
+                            Ok(val) => {
+                                instance.values.insert(field_name.clone(), (val, default.span));
+                            }
+                            Err(error) => self.error(Diagnostic { code: "E0401", ..error }),
+                        },
                         Err(message) => self.error(template_error(default.span, &message)),
                     },
                     Ok(val) => {
@@ -742,11 +744,14 @@ impl<'k> Resolver<'k> {
                 continue;
             }
             match (&def.default, def.optional) {
-                (Some(default), _) => match check_value(default, &def.ty) {
+                (Some(default), _) => match check_default(default, &def.ty) {
                     Ok(Val::Str(template)) => match self.interp.render(&template, &context) {
-                        Ok(text) => {
-                            fields.insert(name.clone(), text.as_literal().unwrap_or_default().into());
-                        }
+                        Ok(text) => match check_rendered(text.as_literal().unwrap_or_default(), &def.ty, default.span) {
+                            Ok(val) => {
+                                fields.insert(name.clone(), val_to_json(&val, None));
+                            }
+                            Err(error) => self.error(Diagnostic { code: "E0401", ..error }),
+                        },
                         // Without a valid domain the certificate paths can't be written; the
                         // missing or invalid domain is reported on its own.
                         Err(_) if !context.contains_key("domain") => {}
@@ -1168,13 +1173,8 @@ impl<'k> Resolver<'k> {
             if let Some(path) = self.render(expr, &instance.context).and_then(|t| t.as_literal()) {
                 if !is_container_path(&path) {
                     self.error(
-                        Diagnostic::error(
-                            "E0401",
-                            format!("volume `{volume}` of kind `{}` is not an absolute path", instance.kind.name.name),
-                            expr.span,
-                            "invalid path",
-                        )
-                        .with_help("kind volumes are mounted at absolute paths without spaces, quotes or shell characters"),
+                        Diagnostic::error("E0107", format!("volume `{volume}` is mounted at `{}`", path.escape_default()), expr.span, "not an absolute path")
+                            .with_help("a volume is mounted at an absolute path inside the container, like \"/data\": letters, digits, `.`, `_`, `-`, `/`"),
                     );
                 }
                 volumes.insert(volume.clone(), path);
@@ -1212,6 +1212,13 @@ impl<'k> Resolver<'k> {
         // Kind templates may test optional fields the service leaves unset.
         for field_name in instance.kind.fields.keys() {
             fields.entry(field_name.clone()).or_insert(serde_json::Value::Null);
+        }
+        if let Some(path) = workdir.as_ref().filter(|path| !is_container_path(path)) {
+            let span = instance.kind.properties.get("workdir").map_or(instance.span, |expr| expr.span);
+            self.error(
+                Diagnostic::error("E0107", format!("`workdir` is `{}`", path.escape_default()), span, "not an absolute path")
+                    .with_help("the working directory is an absolute path inside the image, like \"/app\""),
+            );
         }
         let failed = self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before;
         if failed {
@@ -1511,41 +1518,43 @@ impl<'k> Resolver<'k> {
         proxy_span: Option<Span>,
         settings: &Settings,
     ) {
-        // Names that share one Compose namespace must not collide.
-        let mut compose_names: IndexMap<String, &Service> = IndexMap::new();
+        // Names Compose sees: a release job and a volume are named after their
+        // service, so two different declarations can produce the same name.
+        let mut compose_names: IndexMap<String, &Service> = services.values().map(|s| (s.name.clone(), s)).collect();
         let mut volume_names: IndexMap<String, &Service> = IndexMap::new();
         for service in services.values() {
-            let mut names = vec![service.name.clone()];
             if service.release.is_some() {
-                names.push(service.release_name());
-            }
-            for compose_name in names {
-                if let Some(first) = compose_names.insert(compose_name.clone(), service) {
+                let job = format!("{}-release", service.name);
+                if let Some(other) = compose_names.get(&job) {
                     self.error(
                         Diagnostic::error(
                             "E0108",
-                            format!("two services would be named `{compose_name}` in compose.yaml"),
-                            service.span,
-                            "this one",
+                            format!("service `{job}` has the name of `{}`'s release job", service.name),
+                            other.span,
+                            "same name",
                         )
-                        .with_label(first.span, "and this one")
-                        .with_help("a service with `release` also gets a `NAME-release` service; rename one of them"),
+                        .with_label(service.span, "its release job is named `<service>-release`")
+                        .with_help("rename one of the services"),
                     );
+                } else {
+                    compose_names.insert(job, service);
                 }
             }
             for volume in service.volumes.keys() {
-                let volume_name = service.volume_name(volume);
-                if let Some(first) = volume_names.insert(volume_name.clone(), service) {
+                let name = service.volume_name(volume);
+                if let Some(other) = volume_names.get(&name) {
                     self.error(
                         Diagnostic::error(
                             "E0108",
-                            format!("two volumes would be named `{volume_name}`"),
+                            format!("the volume `{volume}` of `{}` and a volume of `{}` are both named `{name}`", service.name, other.name),
                             service.span,
-                            "this service's volume",
+                            "same volume name",
                         )
-                        .with_label(first.span, "and this one's")
-                        .with_help("volumes are named SERVICE-VOLUME; rename a service or a volume"),
+                        .with_label(other.span, "the other one")
+                        .with_help("volumes are named `<service>-<volume>`; rename a volume or a service"),
                     );
+                } else {
+                    volume_names.insert(name, service);
                 }
             }
         }
@@ -1694,15 +1703,14 @@ fn is_digest(text: &str) -> bool {
     text.strip_prefix("sha256:").is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
-/// Container paths: absolute, no `..`, nothing a Compose short syntax would misread.
+/// Container and server paths: absolute, no `..`, and only characters that
+/// need no quoting anywhere they land (Compose short syntax, a double-quoted
+/// shell word, a Dockerfile instruction, a crontab line).
 fn is_container_path(path: &str) -> bool {
     path.starts_with('/')
         && path.len() > 1
         && !path.split('/').any(|part| part == "..")
-        && !path.contains([
-            ':', ',', '\n', '\r', '\0', '$', '"', '\'', '\\', ' ', '`', ';', '&', '|', '<', '>', '(', ')', '*', '?', '[', ']', '{', '}',
-            '~', '#', '!',
-        ])
+        && path.chars().all(|c| c.is_alphanumeric() || "._/@+=-".contains(c))
 }
 
 fn setting_problem(key: &str, value: &str) -> Option<String> {
@@ -1754,13 +1762,7 @@ fn string_problem(val: &Val, span: Span) -> Option<Diagnostic> {
         Val::List(items) => return items.iter().find_map(|item| string_problem(item, span)),
         _ => return None,
     };
-    if has_reserved(text) || text.chars().any(|c| c.is_control() && c != '\t') {
-        return Some(
-            Diagnostic::error("E0501", "this string contains a control character", span, "can't be written safely")
-                .with_help("newlines and other control characters would break the generated files; remove them"),
-        );
-    }
-    None
+    super::types::control_problem(text, span).err()
 }
 
 fn duplicate_field(name: &Ident, first: Span) -> Diagnostic {

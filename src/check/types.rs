@@ -10,6 +10,13 @@ use crate::syntax::{Expr, ExprKind, Ident, Span, TypeExpr};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Type {
     String,
+    /// A string that lands unquoted in generated files (versions, image
+    /// tags, database and user names): letters, digits, `.`, `_`, `+`, `-`.
+    Word,
+    /// A relative path inside the build context, like `requirements.txt`.
+    RelPath,
+    /// An absolute path on the server, like `/etc/ssl/site.pem`.
+    AbsPath,
     Int,
     Number,
     Bool,
@@ -25,8 +32,10 @@ pub enum Type {
 }
 
 impl Type {
-    pub const NAMES: [&'static str; 13] =
-        ["string", "int", "number", "bool", "port", "size", "duration", "secret", "schedule", "health", "service", "list", "enum"];
+    pub const NAMES: [&'static str; 16] = [
+        "string", "word", "relpath", "abspath", "int", "number", "bool", "port", "size", "duration", "secret", "schedule", "health",
+        "service", "list", "enum",
+    ];
 
     /// Reads a type expression from a kind file.
     pub fn from_expr(expr: &TypeExpr) -> Result<Type, Diagnostic> {
@@ -41,6 +50,9 @@ impl Type {
         };
         match name {
             "string" => no_args(Type::String),
+            "word" => no_args(Type::Word),
+            "relpath" => no_args(Type::RelPath),
+            "abspath" => no_args(Type::AbsPath),
             "int" => no_args(Type::Int),
             "number" => no_args(Type::Number),
             "bool" => no_args(Type::Bool),
@@ -73,6 +85,9 @@ impl Type {
     pub fn describe(&self) -> String {
         match self {
             Type::String => "a string".into(),
+            Type::Word => "a word (letters, digits, `.`, `_`, `+`, `-`)".into(),
+            Type::RelPath => "a relative path inside the build context".into(),
+            Type::AbsPath => "an absolute path".into(),
             Type::Int => "an integer".into(),
             Type::Number => "a number".into(),
             Type::Bool => "`true` or `false`".into(),
@@ -144,7 +159,7 @@ fn mismatch(expected: &Type, expr: &Expr) -> Diagnostic {
         (Type::Enum(members), ExprKind::Str(text)) if members.contains(text) => {
             diagnostic.with_help(format!("write the member without quotes: `{text}`"))
         }
-        (Type::String, ExprKind::Path(parts)) if parts.len() == 1 => {
+        (Type::String | Type::Word | Type::RelPath | Type::AbsPath, ExprKind::Path(parts)) if parts.len() == 1 => {
             diagnostic.with_help(format!("strings are quoted: `\"{}\"`", parts[0].name))
         }
         (Type::Size, ExprKind::Int(n)) => diagnostic.with_help(format!("add a unit: `{n}mb` or `{n}gb`")),
@@ -161,10 +176,110 @@ fn invalid(message: impl Into<String>, span: Span, label: &str, help: impl Into<
     Diagnostic::error("E0107", message, span, label).with_help(help)
 }
 
+/// Longest [`Type::Word`]: enough for any version, tag or database name.
+pub const MAX_WORD: usize = 128;
+/// Longest backup retention, in days (ten years): `KEEP_DAYS * 24 * 60` stays
+/// far from overflowing the backup script's arithmetic.
+pub const MAX_KEEP_DAYS: u64 = 3650;
+/// Longest healthcheck interval, timeout or start period, in seconds (a day).
+pub const MAX_HEALTH_SECONDS: u64 = 86_400;
+
+/// Control characters (but tab), Unicode line and paragraph separators and
+/// the sentinel range have no place in a string that reaches a generated
+/// file: a line break ends a YAML scalar, a Dockerfile instruction or a
+/// crontab line, and some parsers take U+2028/U+2029 for one.
+pub fn control_problem(text: &str, span: Span) -> Result<(), Diagnostic> {
+    let reserved = |c: char| matches!(c, '\u{E000}' | '\u{E001}');
+    let separator = |c: char| matches!(c, '\u{2028}' | '\u{2029}');
+    let kind = |c: char| {
+        if reserved(c) {
+            "reserved"
+        } else if separator(c) {
+            "line separator"
+        } else {
+            "control"
+        }
+    };
+    match text.chars().find(|c| (c.is_control() && *c != '\t') || reserved(*c) || separator(*c)) {
+        None => Ok(()),
+        Some(bad) => Err(Diagnostic::error(
+            "E0501",
+            format!("this string contains a {} character (`{}`)", kind(bad), bad.escape_unicode()),
+            span,
+            "can't be written safely",
+        )
+        .with_help("newlines and other control characters would break the generated files; remove them")),
+    }
+}
+
+/// Why `text` is not a [`Type::Word`].
+fn word_problem(text: &str) -> Option<String> {
+    if text.is_empty() {
+        return Some("it is empty".into());
+    }
+    if text.len() > MAX_WORD {
+        return Some(format!("it is {} bytes long; the limit is {MAX_WORD}", text.len()));
+    }
+    if text.starts_with(['-', '.']) {
+        return Some("it starts with `-` or `.`".into());
+    }
+    text.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._+-".contains(*c)))
+        .map(|bad| format!("`{}` is not allowed in it", bad.escape_default()))
+}
+
+/// Why `text` is not a [`Type::RelPath`].
+pub fn relpath_problem(text: &str) -> Option<String> {
+    if text.is_empty() {
+        return Some("it is empty".into());
+    }
+    if text.starts_with('/') {
+        return Some("it is absolute".into());
+    }
+    if text.split('/').any(|part| part == "..") {
+        return Some("it climbs out with `..`".into());
+    }
+    text.chars()
+        .find(|c| !(c.is_alphanumeric() || "._/+@=-".contains(*c)))
+        .map(|bad| format!("`{}` is not allowed in it", bad.escape_default()))
+}
+
 /// Checks `expr` against `ty`.
 pub fn check_value(expr: &Expr, ty: &Type) -> Result<Val, Diagnostic> {
     match (ty, &expr.kind) {
-        (Type::String, ExprKind::Str(text)) => Ok(Val::Str(text.clone())),
+        (Type::String, ExprKind::Str(text)) => {
+            control_problem(text, expr.span)?;
+            Ok(Val::Str(text.clone()))
+        }
+        (Type::Word, ExprKind::Str(text)) => match word_problem(text) {
+            None => Ok(Val::Str(text.clone())),
+            Some(problem) => Err(invalid(
+                format!("`{}` can't be used here: {problem}", text.escape_default()),
+                expr.span,
+                "not a word",
+                "this value is written unquoted into generated files: use letters, digits, `.`, `_`, `+` and `-`, like \"3.12.8\"",
+            )),
+        },
+        (Type::AbsPath, ExprKind::Str(text)) => {
+            match text.strip_prefix('/').map_or(Some("it is not absolute".to_string()), relpath_problem) {
+                None => Ok(Val::Str(text.clone())),
+                Some(problem) => Err(invalid(
+                    format!("`{}` can't be used as a path here: {problem}", text.escape_default()),
+                    expr.span,
+                    "not an absolute path",
+                    "write an absolute path of letters, digits, `.`, `_`, `-`, `+`, `@`, `=` and `/`, like \"/etc/ssl/site.pem\"",
+                )),
+            }
+        }
+        (Type::RelPath, ExprKind::Str(text)) => match relpath_problem(text) {
+            None => Ok(Val::Str(text.clone())),
+            Some(problem) => Err(invalid(
+                format!("`{}` is not a path inside the build context: {problem}", text.escape_default()),
+                expr.span,
+                "not a relative path",
+                "write a path relative to the build context, like \"requirements.txt\" or \"app/requirements.txt\"",
+            )),
+        },
         (Type::Int, ExprKind::Int(n)) => Ok(Val::Int(*n)),
         #[allow(clippy::cast_precision_loss)]
         (Type::Number, ExprKind::Int(n)) => Ok(Val::Number(*n as f64)),
@@ -203,6 +318,22 @@ pub fn check_value(expr: &Expr, ty: &Type) -> Result<Val, Diagnostic> {
         }
         _ => Err(mismatch(ty, expr)),
     }
+}
+
+/// Checks a kind field's default. A string default is a template: it is
+/// checked as a string here, and against the field's type once rendered
+/// ([`check_rendered`]).
+pub fn check_default(expr: &Expr, ty: &Type) -> Result<Val, Diagnostic> {
+    match (ty, &expr.kind) {
+        (Type::Word | Type::RelPath | Type::AbsPath, ExprKind::Str(_)) => check_value(expr, &Type::String),
+        _ => check_value(expr, ty),
+    }
+}
+
+/// Checks a rendered string default against its field's type.
+pub fn check_rendered(text: String, ty: &Type, span: Span) -> Result<Val, Diagnostic> {
+    let ty = if matches!(ty, Type::Word | Type::RelPath | Type::AbsPath) { ty } else { &Type::String };
+    check_value(&Expr { kind: ExprKind::Str(text), span }, ty)
 }
 
 /// The arguments of a call, split into positional and named, with each name
@@ -320,7 +451,10 @@ fn secret_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result
             let call = CallArgs::new(expr, "required", args, &[])?;
             call.expect_positional(1, "required(\"what it is and where to get it\")")?;
             match &call.positional[0].kind {
-                ExprKind::Str(help) => Ok(SecretSource::Required { help: help.clone() }),
+                ExprKind::Str(help) => {
+                    control_problem(help, call.positional[0].span)?;
+                    Ok(SecretSource::Required { help: help.clone() })
+                }
                 _ => Err(mismatch(&Type::String, call.positional[0])),
             }
         }
@@ -402,10 +536,14 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
         }
     };
     let keep_seconds = call.duration("keep", 7 * 86_400)?;
+    let span = call.named("keep").map_or(expr.span, |keep| keep.span);
     if !keep_seconds.is_multiple_of(86_400) || keep_seconds == 0 {
-        let span = call.named("keep").map_or(expr.span, |keep| keep.span);
         return Err(Diagnostic::error("E0303", "backups are kept for whole days", span, "not a whole number of days")
             .with_help("write `keep: 7d` (or `2w`)"));
+    }
+    if keep_seconds / 86_400 > MAX_KEEP_DAYS {
+        return Err(Diagnostic::error("E0303", format!("backups are kept for at most {MAX_KEEP_DAYS} days"), span, "too long")
+            .with_help("keep backups for days or weeks, like `keep: 7d`; archive older ones off the host"));
     }
     Ok(Schedule { cron, keep_days: keep_seconds / 86_400 })
 }
@@ -460,7 +598,17 @@ fn health_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result
         "http" => {
             call.expect_positional(1, "http(\"/health\")")?;
             match &call.positional[0].kind {
-                ExprKind::Str(path) if path.starts_with('/') => HealthForm::Http(path.clone()),
+                ExprKind::Str(path) if path.starts_with('/') => match url_path_problem(path) {
+                    None => HealthForm::Http(path.clone()),
+                    Some(bad) => {
+                        return Err(invalid(
+                            format!("health path `{}` contains `{}`", path.escape_default(), bad.escape_default()),
+                            call.positional[0].span,
+                            "not a URL path",
+                            "a health path is a URL path like \"/health\" or \"/ready?full=1\"; percent-encode anything else",
+                        ))
+                    }
+                },
                 ExprKind::Str(path) => {
                     return Err(invalid(
                         format!("health path `{path}` does not start with `/`"),
@@ -484,7 +632,10 @@ fn health_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result
         "shell" => {
             call.expect_positional(1, "shell(\"redis-cli ping | grep -q PONG\")")?;
             match &call.positional[0].kind {
-                ExprKind::Str(script) => HealthForm::Shell(script.clone()),
+                ExprKind::Str(script) => {
+                    control_problem(script, call.positional[0].span)?;
+                    HealthForm::Shell(script.clone())
+                }
                 _ => return Err(mismatch(&Type::String, call.positional[0])),
             }
         }
@@ -504,11 +655,25 @@ fn health_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result
             _ => return Err(invalid("`retries` must be 1 to 100", value.span, "invalid", "write `retries: 3`")),
         },
     };
+    let timing = |name: &str, default: u64, minimum: u64| -> Result<u64, Diagnostic> {
+        let seconds = call.duration(name, default)?;
+        if (minimum..=MAX_HEALTH_SECONDS).contains(&seconds) {
+            return Ok(seconds);
+        }
+        let span = call.named(name).map_or(expr.span, |value| value.span);
+        Err(invalid(format!("`{name}` must be {minimum}s to 1d"), span, "out of range", format!("write `{name}: {default}s`")))
+    };
     Ok(HealthSpec {
         form,
-        interval: call.duration("interval", 30)?,
-        timeout: call.duration("timeout", 5)?,
+        interval: timing("interval", 30, 1)?,
+        timeout: timing("timeout", 5, 1)?,
         retries,
-        start_period: call.duration("start_period", 10)?,
+        start_period: timing("start_period", 10, 0)?,
     })
+}
+
+/// The first character of a health path that is not plain URL path or query
+/// text: it would need quoting in the health-check script and the probe.
+fn url_path_problem(path: &str) -> Option<char> {
+    path.chars().find(|c| !(c.is_ascii_alphanumeric() || "-._~/?=&%+,;:@!*()".contains(*c)))
 }

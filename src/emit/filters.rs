@@ -32,9 +32,33 @@ fn parts(value: &Value, mut literal: impl FnMut(&str) -> String, mut secret: imp
     Ok(out)
 }
 
-/// A YAML double-quoted scalar. JSON string syntax is a subset of YAML's.
-fn yaml_quote(text: &str) -> String {
-    serde_json::to_string(text).expect("strings always serialise")
+/// A YAML double-quoted scalar that every YAML parser reads back byte for
+/// byte: `"` and `\\` escaped, and every character YAML does not allow raw
+/// (controls, surrogates, U+FFFE/U+FFFF) or would fold as a line break (NEL,
+/// U+2028, U+2029) or drop as a byte order mark (U+FEFF) written as an escape.
+pub fn yaml_quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            ch if yaml_needs_escape(ch) => out.push_str(&format!("\\u{:04x}", u32::from(ch))),
+            ch => out.push(ch),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Characters outside YAML's printable set, and those a parser may turn into
+/// something else (line breaks it folds, a byte order mark it drops).
+fn yaml_needs_escape(ch: char) -> bool {
+    let code = u32::from(ch);
+    code < 0x20 || (0x7f..=0x9f).contains(&code) || matches!(code, 0x2028 | 0x2029 | 0xfeff | 0xfffe | 0xffff)
 }
 
 /// A value in a Compose file: `$` escaped as `$$` (Compose interpolates

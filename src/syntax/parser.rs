@@ -5,7 +5,7 @@ use pest::Parser as _;
 use pest_derive::Parser;
 
 use super::ast::{Arg, Block, Entry, EntryKind, Expr, ExprKind, File, Ident, Item, TypeExpr};
-use super::{Span, MAX_NESTING, MAX_SOURCE_BYTES};
+use super::{Span, MAX_DECLARATIONS, MAX_ITEMS, MAX_LINE_BYTES, MAX_NESTING, MAX_SOURCE_BYTES, MAX_VALUES};
 use crate::diag::Diagnostic;
 
 #[derive(Parser)]
@@ -31,10 +31,13 @@ pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
         return Err(vec![Diagnostic::error("E0002", "file contains a NUL byte", Span::new(file, offset, offset + 1), "NUL byte here")
             .with_help("stack files are UTF-8 text; is this a binary file?")]);
     }
+    check_lines(file, text)?;
     check_nesting(file, text)?;
+    let converter = Converter { file, base: std::cell::Cell::new(0), values: std::cell::Cell::new(0) };
     let mut items = Vec::new();
     let mut errors = Vec::new();
     let mut base = skip_trivia(text, 0);
+    let mut declarations = 0;
     while base < text.len() {
         let rest = &text[base..];
         let pairs = match parse_item(rest) {
@@ -47,9 +50,20 @@ pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
         let item = pairs.into_iter().next().expect("single_item yields one pair").into_inner().find(is_significant);
         let item = item.expect("single_item holds one item");
         let end = item.as_span().end();
-        match (Converter { file, base }).item(item) {
+        converter.base.set(base);
+        let span = converter.span(&item);
+        declarations += 1;
+        if declarations > MAX_DECLARATIONS {
+            errors.push(too_many(span, "declarations in one file", MAX_DECLARATIONS));
+            break;
+        }
+        match converter.item(item) {
             Ok(item) => items.push(item),
             Err(mut diagnostics) => errors.append(&mut diagnostics),
+        }
+        if converter.values.get() > MAX_VALUES {
+            errors.push(too_many(span, "values in one file", MAX_VALUES));
+            break;
         }
         base = skip_trivia(text, base + end);
     }
@@ -76,7 +90,7 @@ fn skip_trivia(text: &str, mut from: usize) -> usize {
 
 /// Parses the item at the start of `rest`. pest's cost grows with the input it
 /// is handed, so it gets a window that grows only while the item runs past it;
-/// a window boundary is never taken for the end of a token.
+/// a window boundary is never taken for the end of a token or for an error.
 fn parse_item(rest: &str) -> Result<pest::iterators::Pairs<'_, Rule>, pest::error::Error<Rule>> {
     let mut window = 16 * 1024;
     loop {
@@ -88,7 +102,9 @@ fn parse_item(rest: &str) -> Result<pest::iterators::Pairs<'_, Rule>, pest::erro
         let whole = cut == rest.len();
         match RagParser::parse(Rule::single_item, slice) {
             Ok(pairs) if whole || pairs.clone().next().is_some_and(|pair| pair.as_span().end() < cut) => return Ok(pairs),
-            Err(error) if whole || error_offset(&error) + 1 < cut => return Err(error),
+            // A token cut by the window fails where it starts, not at the cut,
+            // so an error counts only once the window holds the whole rest.
+            Err(error) if whole => return Err(error),
             _ => window *= 4,
         }
     }
@@ -99,6 +115,30 @@ fn error_offset(error: &pest::error::Error<Rule>) -> usize {
         pest::error::InputLocation::Pos(pos) => pos,
         pest::error::InputLocation::Span((start, _)) => start,
     }
+}
+
+/// Rejects a line longer than [`MAX_LINE_BYTES`].
+fn check_lines(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
+    let mut start = 0;
+    for (number, line) in text.split('\n').enumerate() {
+        if line.len() > MAX_LINE_BYTES {
+            // The caret goes on the first character past the limit.
+            let mut at = start + MAX_LINE_BYTES;
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let end = at + text[at..].chars().next().map_or(0, char::len_utf8);
+            return Err(vec![Diagnostic::error(
+                "E0701",
+                format!("line {} is {} bytes long; the limit is {MAX_LINE_BYTES}", number + 1, line.len()),
+                Span::new(file, at, end),
+                "the line goes on past the limit here",
+            )
+            .with_help("break the value over several lines, or keep long content in a file of its own")]);
+        }
+        start += line.len() + 1;
+    }
+    Ok(())
 }
 
 /// Rejects input nested deeper than [`MAX_NESTING`] before pest, which
@@ -152,6 +192,21 @@ fn check_nesting(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
     Ok(())
 }
 
+/// The diagnostic for input past [`MAX_DECLARATIONS`] or [`MAX_ITEMS`].
+fn too_many(span: Span, what: &str, limit: usize) -> Diagnostic {
+    let span = Span { end: span.start + 1, ..span };
+    Diagnostic::error("E0701", format!("more than {limit} {what}"), span, "over the limit")
+        .with_help("ragc's input limits are in docs/LIMITS.md; a stack for one host is far smaller")
+}
+
+/// Errors past the first of a kind of limit are noise.
+fn check_count(converter: &Converter, pair: &Pair<'_, Rule>, index: usize, what: &str) -> Converted<()> {
+    if index == MAX_ITEMS {
+        return Err(vec![too_many(converter.span(pair), what, MAX_ITEMS)]);
+    }
+    Ok(())
+}
+
 fn unterminated_string(file: usize, start: usize) -> Diagnostic {
     Diagnostic::error("E0001", "syntax error: unterminated string", Span::new(file, start, start + 1), "this string is never closed")
         .with_help("close it with `\"` on the same line; write a line break inside a string as `\\n`")
@@ -180,8 +235,8 @@ fn rule_name(rule: &Rule) -> String {
         Rule::value | Rule::call | Rule::list | Rule::number | Rule::boolean | Rule::string => "a value",
         Rule::arg => "an argument",
         Rule::string_inner | Rule::escape => "string content",
+        Rule::single_item => "a declaration (`stack`, `secret`, `service`, `proxy` or `kind`) or end of file",
         Rule::file
-        | Rule::single_item
         | Rule::end_of_input
         | Rule::stack_decl
         | Rule::secret_decl
@@ -249,8 +304,10 @@ fn is_significant(pair: &Pair<'_, Rule>) -> bool {
 
 struct Converter {
     file: usize,
-    /// Where the parsed slice starts in the file.
-    base: usize,
+    /// Where the item being converted starts in the file.
+    base: std::cell::Cell<usize>,
+    /// Values converted so far, for [`MAX_VALUES`].
+    values: std::cell::Cell<usize>,
 }
 
 type Converted<T> = Result<T, Vec<Diagnostic>>;
@@ -258,7 +315,7 @@ type Converted<T> = Result<T, Vec<Diagnostic>>;
 impl Converter {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let span = pair.as_span();
-        Span::new(self.file, self.base + span.start(), self.base + span.end())
+        Span::new(self.file, self.base.get() + span.start(), self.base.get() + span.end())
     }
 
     fn item(&self, pair: Pair<'_, Rule>) -> Converted<Item> {
@@ -304,7 +361,11 @@ impl Converter {
         let span = self.span(&pair);
         let mut entries = Vec::new();
         let mut errors = Vec::new();
-        for entry in pair.into_inner().filter(is_significant) {
+        for (index, entry) in pair.into_inner().filter(is_significant).enumerate() {
+            if let Err(mut limit) = check_count(self, &entry, index, "entries in one block") {
+                errors.append(&mut limit);
+                break;
+            }
             match self.entry(entry) {
                 Ok(entry) => entries.push(entry),
                 Err(mut diagnostics) => errors.append(&mut diagnostics),
@@ -369,20 +430,34 @@ impl Converter {
     }
 
     fn value(&self, pair: Pair<'_, Rule>) -> Converted<Expr> {
+        self.values.set(self.values.get() + 1);
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
             Rule::string => self.string(pair)?,
             Rule::number => self.number(pair)?,
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
             Rule::path => ExprKind::Path(pair.into_inner().filter(is_significant).map(|ident| self.ident(ident)).collect()),
-            Rule::list => {
-                ExprKind::List(pair.into_inner().filter(is_significant).map(|item| self.value(item)).collect::<Converted<Vec<_>>>()?)
-            }
+            Rule::list => ExprKind::List(
+                pair.into_inner()
+                    .filter(is_significant)
+                    .enumerate()
+                    .map(|(index, item)| {
+                        check_count(self, &item, index, "items in one list")?;
+                        self.value(item)
+                    })
+                    .collect::<Converted<Vec<_>>>()?,
+            ),
             Rule::block => ExprKind::Record(self.block(pair)?),
             Rule::call => {
                 let mut inner = pair.into_inner().filter(is_significant);
                 let name = self.ident(inner.next().expect("call name"));
-                let args = inner.map(|arg| self.arg(arg)).collect::<Converted<Vec<_>>>()?;
+                let args = inner
+                    .enumerate()
+                    .map(|(index, arg)| {
+                        check_count(self, &arg, index, "arguments in one call")?;
+                        self.arg(arg)
+                    })
+                    .collect::<Converted<Vec<_>>>()?;
                 ExprKind::Call { name, args }
             }
             other => unreachable!("unexpected {other:?} as a value"),
@@ -401,7 +476,7 @@ impl Converter {
 
     fn string(&self, pair: Pair<'_, Rule>) -> Converted<ExprKind> {
         let inner = pair.into_inner().find(is_significant).expect("string content");
-        let base = self.base + inner.as_span().start();
+        let base = self.base.get() + inner.as_span().start();
         let raw = inner.as_str();
         let mut out = String::with_capacity(raw.len());
         let mut chars = raw.char_indices();
