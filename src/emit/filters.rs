@@ -77,8 +77,11 @@ pub fn dotenv(value: &Value) -> Result<String, Error> {
     Ok(dotenv_quote(&text))
 }
 
+/// Compose's reader (compose-go's dotenv) keeps single-quoted text as it
+/// is, except that a backslash escapes the quote: a value with a backslash
+/// goes in double quotes, where every escape is written out.
 pub fn dotenv_quote(text: &str) -> String {
-    if !text.contains(['\'', '\n', '\r']) {
+    if !text.contains(['\'', '\n', '\r', '\\']) {
         return format!("'{text}'");
     }
     let mut out = String::from("\"");
@@ -170,6 +173,8 @@ mod tests {
     fn dotenv_prefers_single_quotes() {
         assert_eq!(dotenv_quote("p$ss #x"), "'p$ss #x'");
         assert_eq!(dotenv_quote("it's $HOME"), r#""it's \$HOME""#);
+        // `'abc\'` would leave the quote escaped and the value unterminated.
+        assert_eq!(dotenv_quote("abc\\"), r#""abc\\""#);
     }
 
     #[test]
