@@ -8,7 +8,26 @@ use crate::rng::Rng;
 /// (kind, [(field, value generator)]).
 type FieldGen = fn(&mut Rng) -> String;
 
+thread_local! {
+    /// In a clean stack every value is valid but the one hostile string:
+    /// those reach the emitters, where the escaping filters are tested.
+    static CLEAN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Whether the clean stack's one hostile string was spent.
+    static SPENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn clean() -> bool {
+    CLEAN.with(std::cell::Cell::get)
+}
+
 fn s(rng: &mut Rng) -> String {
+    if clean() {
+        if !SPENT.with(std::cell::Cell::get) && rng.chance(6) {
+            SPENT.with(|spent| spent.set(true));
+            return format!("\"{}\"", escape(&hostile_string(rng)));
+        }
+        return format!("\"{}\"", rng.pick(&["16.4", "3.12.8", "app", "7", "1.2.3", "requirements.txt"]));
+    }
     if rng.chance(10) {
         format!("\"{}\"", escape(&hostile_string(rng)))
     } else {
@@ -20,10 +39,24 @@ fn s(rng: &mut Rng) -> String {
 }
 
 fn port(rng: &mut Rng) -> String {
+    if clean() {
+        return rng.pick(&["8000", "3000", "8080", "9000"]).to_string();
+    }
     rng.pick(&["80", "443", "8000", "8000", "3000", "5432", "0", "65535", "65536", "-1"]).to_string()
 }
 
 fn schedule(rng: &mut Rng) -> String {
+    if clean() {
+        return rng
+            .pick(&[
+                "daily()",
+                "daily(at: \"03:00\", keep: 14d)",
+                "weekly(on: sun)",
+                "hourly(minute: 5, keep: 2d)",
+                "cron(\"*/15 2 * * 1-5\")",
+            ])
+            .to_string();
+    }
     match rng.below(5) {
         0 => format!("daily(at: {}, keep: {})", rng.pick(&["\"02:00\"", "\"24:00\"", "\"2:00\"", "\"23:59\""]), keep(rng)),
         1 => format!("weekly(on: {}, at: \"03:00\", keep: {})", rng.pick(&["sun", "sat", "monday"]), keep(rng)),
@@ -55,6 +88,14 @@ fn s_cron(rng: &mut Rng) -> String {
 }
 
 fn health(rng: &mut Rng) -> String {
+    if clean() {
+        return match rng.below(4) {
+            0 => "http(\"/health\")".to_string(),
+            1 => format!("cmd([\"check\", {}])", s(rng)),
+            2 => format!("shell({})", s(rng)),
+            _ => "none()".to_string(),
+        };
+    }
     match rng.below(5) {
         0 => format!("http({})", s(rng)),
         1 => format!("cmd([{}, {}])", s(rng), s(rng)),
@@ -128,8 +169,14 @@ const KINDS: &[(&str, &[(&str, FieldGen)])] = &[
 
 const NAMES: &[&str] = &["db", "api", "web", "cache", "vectors", "app", "api-1", "api_1", "Api", "x", "db-net", "api-release", "default"];
 
-/// One generated stack file.
+/// One generated stack file: half of them valid but for one hostile string.
 pub fn stack(rng: &mut Rng) -> Vec<u8> {
+    let clean = rng.chance(2);
+    CLEAN.with(|flag| flag.set(clean));
+    SPENT.with(|spent| spent.set(false));
+    if clean {
+        return clean_stack(rng);
+    }
     let mut out = String::new();
     out.push_str(&format!("stack {} {{\n", rng.pick(&["demo", "a", "my-app", "Demo", "x-y-z"])));
     for (setting, values) in [
@@ -213,6 +260,52 @@ pub fn stack(rng: &mut Rng) -> Vec<u8> {
             size(rng),
             rng.pick(&["60s", "1h", "0s"])
         ));
+    }
+    out.into_bytes()
+}
+
+/// A stack that compiles unless its one hostile string is refused.
+fn clean_stack(rng: &mut Rng) -> Vec<u8> {
+    let mut out = String::from("stack demo {\n  domain = \"app.example.com\"\n  acme_email = \"ops@example.com\"\n");
+    if rng.chance(2) {
+        let root = if rng.chance(3) { format!("/{}", hostile_string(rng)) } else { "/var/backups/demo".to_string() };
+        out.push_str(&format!("  backup_root = \"{}\"\n", escape(&root)));
+    }
+    out.push_str("}\nsecret key = generate(hex, 32)\n");
+    if rng.chance(2) {
+        out.push_str(&format!("secret token = required({})\n", s(rng)));
+    }
+    let names = ["db", "api", "web", "cache", "vectors", "app"];
+    let count = 1 + rng.below(names.len());
+    let mut routed = false;
+    for (index, name) in names.iter().take(count).enumerate() {
+        let (kind, fields) = KINDS[index % KINDS.len()];
+        out.push_str(&format!("service {name}: {kind} {{\n"));
+        for (field, value) in fields.iter() {
+            let required = matches!((kind, *field), ("python" | "node", "command") | ("image", "image"));
+            if *field == "route" {
+                if !routed && rng.chance(2) && fields.iter().any(|(f, _)| *f == "port") {
+                    routed = true;
+                    out.push_str(&format!("  port = {}\n  route = \"/\"\n", 8000 + index));
+                }
+                continue;
+            }
+            if matches!(*field, "port" | "publish" | "health" | "maxmemory" | "wal_senders") {
+                continue;
+            }
+            if required || rng.chance(3) {
+                let value = if kind == "image" && *field == "image" { "\"nginx:1.27\"".to_string() } else { value(rng) };
+                out.push_str(&format!("  {field} = {value}\n"));
+            }
+        }
+        if kind == "image" && !out.ends_with("port = 8080\n") && rng.chance(2) {
+            out.push_str(&format!("  health = {}\n", health(rng)));
+        }
+        out.push_str(&format!("  env {{\n    LOG_LEVEL = {}\n    KEY = key\n  }}\n", s(rng)));
+        out.push_str("}\n");
+    }
+    if routed {
+        out.push_str("proxy nginx {}\n");
     }
     out.into_bytes()
 }

@@ -4,6 +4,7 @@
 //! ```text
 //! ragc-fuzz [--seconds N] [--seed S] [--out DIR] [--root DIR]   fuzz for N seconds (default 60)
 //! ragc-fuzz --replay FILE...                                   run inputs once, report each
+//! ragc-fuzz --generate N [--seed S]                            print N generated stacks
 //! ```
 //!
 //! The supervisor starts a worker process and watches it. The worker
@@ -38,11 +39,19 @@ struct Args {
     root: PathBuf,
     worker: bool,
     replay: Vec<PathBuf>,
+    generate: usize,
 }
 
 fn parse_args() -> Args {
-    let mut args =
-        Args { seconds: 60, seed: 1, out: PathBuf::from("fuzz/out"), root: PathBuf::from("."), worker: false, replay: Vec::new() };
+    let mut args = Args {
+        seconds: 60,
+        seed: 1,
+        out: PathBuf::from("fuzz/out"),
+        root: PathBuf::from("."),
+        worker: false,
+        replay: Vec::new(),
+        generate: 0,
+    };
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
         let mut value = || iter.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -52,6 +61,7 @@ fn parse_args() -> Args {
             "--out" => args.out = PathBuf::from(value()),
             "--root" => args.root = PathBuf::from(value()),
             "--worker" => args.worker = true,
+            "--generate" => args.generate = value().parse().expect("--generate N"),
             "--replay" => args.replay.extend(iter.by_ref().map(PathBuf::from)),
             other => {
                 eprintln!("unknown argument `{other}`; see the doc comment of fuzz/src/main.rs");
@@ -66,6 +76,14 @@ fn main() {
     let args = parse_args();
     if !args.replay.is_empty() {
         std::process::exit(replay(&args.replay));
+    }
+    if args.generate > 0 {
+        // Prints generated stacks, to see what the generator makes.
+        let mut rng = Rng::new(args.seed);
+        for _ in 0..args.generate {
+            println!("{}\n# ----", String::from_utf8_lossy(&generate::stack(&mut rng)));
+        }
+        return;
     }
     if args.worker {
         std::process::exit(worker(&args));

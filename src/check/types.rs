@@ -178,9 +178,12 @@ fn invalid(message: impl Into<String>, span: Span, label: &str, help: impl Into<
 
 /// Longest [`Type::Word`]: enough for any version, tag or database name.
 pub const MAX_WORD: usize = 128;
-/// Longest backup retention, in days (ten years): `KEEP_DAYS * 24 * 60` stays
-/// far from overflowing the backup script's arithmetic.
-pub const MAX_KEEP_DAYS: u64 = 3650;
+/// Largest size any field takes: 1 PiB (`1024tb`), far below what
+/// overflows Docker's and nginx's 64-bit byte counts.
+pub const MAX_SIZE: u64 = 1 << 50;
+/// Longest duration any field takes: ten years. Backup retention is one:
+/// `KEEP_DAYS * 24 * 60` stays far from overflowing the script's arithmetic.
+pub const MAX_DURATION_SECONDS: u64 = 3650 * 86_400;
 /// Longest healthcheck interval, timeout or start period, in seconds (a day).
 pub const MAX_HEALTH_SECONDS: u64 = 86_400;
 
@@ -292,8 +295,19 @@ pub fn check_value(expr: &Expr, ty: &Type) -> Result<Val, Diagnostic> {
                 Err(invalid(format!("port {n} is out of range"), expr.span, "not a port", "ports range from 1 to 65535"))
             }
         }
-        (Type::Size, ExprKind::Size { bytes, text }) => Ok(Val::Size { bytes: *bytes, text: text.clone() }),
-        (Type::Duration, ExprKind::Duration { seconds, text }) => Ok(Val::Duration { seconds: *seconds, text: text.clone() }),
+        (Type::Size, ExprKind::Size { bytes, text }) if *bytes <= MAX_SIZE => Ok(Val::Size { bytes: *bytes, text: text.clone() }),
+        (Type::Size, ExprKind::Size { text, .. }) => Err(invalid(
+            format!("`{text}` is more than 1024tb"),
+            expr.span,
+            "too large",
+            "sizes are at most 1024tb: Docker and nginx take nothing larger",
+        )),
+        (Type::Duration, ExprKind::Duration { seconds, text }) if *seconds <= MAX_DURATION_SECONDS => {
+            Ok(Val::Duration { seconds: *seconds, text: text.clone() })
+        }
+        (Type::Duration, ExprKind::Duration { text, .. }) => {
+            Err(invalid(format!("`{text}` is more than ten years"), expr.span, "too long", "durations are at most 3650d"))
+        }
         (Type::Enum(members), ExprKind::Path(parts)) if parts.len() == 1 => {
             let member = &parts[0];
             if members.contains(&member.name) {
@@ -540,10 +554,6 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
     if !keep_seconds.is_multiple_of(86_400) || keep_seconds == 0 {
         return Err(Diagnostic::error("E0303", "backups are kept for whole days", span, "not a whole number of days")
             .with_help("write `keep: 7d` (or `2w`)"));
-    }
-    if keep_seconds / 86_400 > MAX_KEEP_DAYS {
-        return Err(Diagnostic::error("E0303", format!("backups are kept for at most {MAX_KEEP_DAYS} days"), span, "too long")
-            .with_help("keep backups for days or weeks, like `keep: 7d`; archive older ones off the host"));
     }
     Ok(Schedule { cron, keep_days: keep_seconds / 86_400 })
 }

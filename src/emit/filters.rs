@@ -140,11 +140,20 @@ pub fn cron(value: &Value) -> Result<String, Error> {
     Ok(text.replace('%', "\\%"))
 }
 
-/// A Dockerfile exec-form array (`["a", "b"]`), the form that runs without a shell.
+/// A Dockerfile exec-form array (`["a", "b"]`), the form that runs without a
+/// shell. A secret can't be baked into an image: a word holding one is an
+/// error, never an empty or partial word.
 pub fn exec_form(value: &Value) -> Result<String, Error> {
     let mut words = Vec::new();
     for item in value.try_iter()? {
-        let word = parts(&item, ToString::to_string, |_| String::new())?;
+        let mut secret = false;
+        let word = parts(&item, ToString::to_string, |_| {
+            secret = true;
+            String::new()
+        })?;
+        if secret {
+            return Err(invalid("a secret can't be written into a Dockerfile; the service gets it from its environment".into()));
+        }
         words.push(word);
     }
     Ok(serde_json::to_string(&words).expect("strings always serialise"))
@@ -190,6 +199,13 @@ mod tests {
         assert!(nginx(&Value::from("/api/")).is_ok());
         assert!(nginx(&Value::from("/$host")).is_err());
         assert!(nginx(&Value::from("a;b")).is_err());
+    }
+
+    #[test]
+    fn exec_form_refuses_secrets() {
+        let word = Value::from_serialize(serde_json::json!([{"kind": "literal", "value": "--key="}, {"kind": "secret", "value": "KEY"}]));
+        assert!(exec_form(&Value::from(vec![word])).is_err());
+        assert_eq!(exec_form(&Value::from(vec![Value::from("a b"), Value::from("\"")])).unwrap(), r#"["a b","\""]"#);
     }
 
     #[test]
