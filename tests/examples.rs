@@ -161,3 +161,24 @@ fn each_service_keeps_its_own_backups_and_coinciding_schedules_wait() {
     assert!(crontab.contains("\n0 2 * * * root /opt/s/backup/backup.sh db >>"), "{crontab}");
     assert!(crontab.contains("\n0 * * * * root /opt/s/backup/backup.sh q >>"), "{crontab}");
 }
+
+#[test]
+fn a_command_holding_a_secret_stays_out_of_the_dockerfile() {
+    let stack = "stack s {}\n\
+                 secret token = generate(hex, 32)\n\
+                 kind k {\n  build = \"python\"\n  base_image = \"python:3.12.8-slim\"\n  workdir = \"/app\"\n\
+                 field python : string = \"3.12.8\"\n  field requirements : string = \"requirements.txt\"\n\
+                 field build_packages : list(string) = []\n  field runtime_packages : list(string) = []\n\
+                 field token : secret\n  command = \"run --token {{ token }}\"\n}\n\
+                 service app: k { token = token }\n";
+    let input = ragc::input::Input::from_text("s.rag", stack);
+    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
+    assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
+    let plan = plan.unwrap();
+    let text = |path: &str| match &plan.get(path).unwrap().contents {
+        ragc::plan::Contents::Text(text) => text.clone(),
+        ragc::plan::Contents::Secrets(_) => unreachable!(),
+    };
+    assert!(!text("Dockerfile.app").contains("\nCMD "), "no CMD with an empty secret in the image");
+    assert!(text("compose.yaml").contains("command: [\"run\", \"--token\", \"${TOKEN:?TOKEN is not set: see .env.production}\"]"));
+}
