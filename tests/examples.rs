@@ -6,6 +6,22 @@ use std::path::Path;
 use ragc::emit::EmitOptions;
 use ragc::input::Input;
 
+/// The text of one artifact of a plan (never the secrets file).
+fn text_of(plan: &ragc::plan::Plan, path: &str) -> String {
+    match &plan.get(path).unwrap_or_else(|| panic!("no artifact {path}")).contents {
+        ragc::plan::Contents::Text(text) => text.clone(),
+        ragc::plan::Contents::Secrets(_) => panic!("{path} is the secrets file"),
+    }
+}
+
+/// Compiles a stack given as text; it must have no errors.
+fn compile_text(stack: &str) -> ragc::plan::Plan {
+    let input = Input::from_text("s.rag", stack);
+    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
+    assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
+    plan.expect("no errors, so a plan")
+}
+
 fn compile(path: &str) -> ragc::plan::Plan {
     let input = Input::load(Path::new(path)).expect("example readable");
     let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
@@ -74,10 +90,7 @@ fn flagship_plan_has_every_artifact() {
 #[test]
 fn flagship_fixes_the_guides_defects() {
     let plan = compile("examples/rag-engine-mini.rag");
-    let text = |path: &str| match &plan.get(path).unwrap().contents {
-        ragc::plan::Contents::Text(text) => text.clone(),
-        ragc::plan::Contents::Secrets(_) => panic!("{path} is the secrets file"),
-    };
+    let text = |path: &str| text_of(&plan, path);
     let dockerfile = text("Dockerfile.api");
     assert!(dockerfile.starts_with("# syntax=docker/dockerfile:1\n"));
     assert!(dockerfile.contains(" AS builder") && !dockerfile.contains(" as builder"));
@@ -126,15 +139,7 @@ fn nginx_http2_form_follows_the_target_version() {
              proxy nginx {{ version = \"{version}\" }}\n"
         )
     };
-    let site = |version: &str| {
-        let input = ragc::input::Input::from_text("s.rag", &stack(version));
-        let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
-        assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
-        match &plan.unwrap().get("nginx/s.conf").unwrap().contents {
-            ragc::plan::Contents::Text(text) => text.clone(),
-            ragc::plan::Contents::Secrets(_) => unreachable!(),
-        }
-    };
+    let site = |version: &str| text_of(&compile_text(&stack(version)), "nginx/s.conf");
     let old = site("1.22");
     assert!(old.contains("listen 443 ssl http2;") && !old.contains("http2 on;"));
     let new = site("1.26.2");
@@ -146,14 +151,8 @@ fn each_service_keeps_its_own_backups_and_coinciding_schedules_wait() {
     let stack = "stack s {}\n\
                  service db: postgres { version = \"16.4\", backup = daily(at: \"02:00\", keep: 3d) }\n\
                  service q: qdrant { backup = hourly(keep: 30d) }\n";
-    let input = ragc::input::Input::from_text("s.rag", stack);
-    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
-    assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
-    let plan = plan.unwrap();
-    let text = |path: &str| match &plan.get(path).unwrap().contents {
-        ragc::plan::Contents::Text(text) => text.clone(),
-        ragc::plan::Contents::Secrets(_) => unreachable!(),
-    };
+    let plan = compile_text(stack);
+    let text = |path: &str| text_of(&plan, path);
     let backup = text("backup/backup.sh");
     assert!(backup.contains("    db) echo 3 ;;\n") && backup.contains("    q) echo 30 ;;\n"), "{backup}");
     let crontab = text("backup/crontab");
@@ -171,14 +170,8 @@ fn a_command_holding_a_secret_stays_out_of_the_dockerfile() {
                  field build_packages : list(string) = []\n  field runtime_packages : list(string) = []\n\
                  field token : secret\n  command = \"run --token {{ token }}\"\n}\n\
                  service app: k { token = token }\n";
-    let input = ragc::input::Input::from_text("s.rag", stack);
-    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
-    assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
-    let plan = plan.unwrap();
-    let text = |path: &str| match &plan.get(path).unwrap().contents {
-        ragc::plan::Contents::Text(text) => text.clone(),
-        ragc::plan::Contents::Secrets(_) => unreachable!(),
-    };
+    let plan = compile_text(stack);
+    let text = |path: &str| text_of(&plan, path);
     assert!(!text("Dockerfile.app").contains("\nCMD "), "no CMD with an empty secret in the image");
     assert!(text("compose.yaml").contains("command: [\"run\", \"--token\", \"${TOKEN:?TOKEN is not set: see .env.production}\"]"));
 }
