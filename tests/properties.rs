@@ -150,7 +150,13 @@ fn bash_words(words: &[String]) -> Vec<String> {
 
 fn find_tool(relative: &str) -> Option<PathBuf> {
     let venvs = [std::env::var("RAGC_VENV").ok().map(PathBuf::from), Some(PathBuf::from(".venv-ci"))];
-    venvs.into_iter().flatten().map(|venv| venv.join(relative)).find(|path| path.is_file())
+    // Absolute, because tests run tools from scratch directories.
+    venvs
+        .into_iter()
+        .flatten()
+        .map(|venv| venv.join(relative))
+        .find(|path| path.is_file())
+        .and_then(|path| std::fs::canonicalize(path).ok())
 }
 
 fn compose_binary() -> Option<PathBuf> {
