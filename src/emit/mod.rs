@@ -13,7 +13,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::model::{Health, HealthTest, Stack, Text};
+use crate::model::{Health, HealthTest, Stack};
 use crate::plan::{Artifact, Contents, Plan, SecretEntry, SecretsFile};
 
 pub use header::{digest, split_header, with_header, CommentStyle};
@@ -152,7 +152,6 @@ struct Context<'a> {
     nginx: Option<serde_json::Value>,
     volumes: Vec<String>,
     paths: Paths,
-    routed: Vec<&'a str>,
     backed_up: Vec<&'a str>,
     compose_files: serde_json::Value,
 }
@@ -221,7 +220,6 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
     let env = environment(user);
     let (context_dir, out_from_context) = relative_paths(options, &stack.settings.context);
     let paths = Paths { context: context_dir, out_from_context };
-    let routed: Vec<&str> = stack.services.values().filter(|s| s.route.is_some()).map(|s| s.name.as_str()).collect();
     let backed_up: Vec<&str> = stack.services.values().filter(|s| s.backup.is_some()).map(|s| s.name.as_str()).collect();
     let volumes: Vec<String> = stack.services.values().flat_map(|s| s.volumes.keys().map(|v| s.volume_name(v))).collect();
     let nginx = stack.proxy.as_ref().map(|proxy| {
@@ -269,7 +267,6 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
         nginx,
         volumes,
         paths,
-        routed,
         backed_up,
         compose_files: json!({ "production": "--env-file .env.production -f compose.yaml -f compose.production.yaml" }),
     };
@@ -318,11 +315,6 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
     );
     artifacts.push(Artifact { path: ".env.production".into(), contents: Contents::Secrets(SecretsFile { header, entries }), mode: 0o600 });
     Ok(Plan { artifacts })
-}
-
-/// A text's literal form for templates that must never see a secret.
-pub fn literal(text: &Text) -> Option<String> {
-    text.as_literal()
 }
 
 #[cfg(test)]
