@@ -180,11 +180,16 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
     match suggest(name, candidates.clone()) {
         Some(best) => format!("did you mean `{best}`?"),
         None => {
-            let all: Vec<String> = candidates.into_iter().map(|c| format!("`{c}`")).collect();
-            if all.is_empty() {
-                "nothing of that kind is declared".to_string()
-            } else {
-                format!("expected one of {}", all.join(", "))
+            // Every field of a kind helps; a stack's thousands of services don't.
+            const ALL_UP_TO: usize = 32;
+            const LISTED: usize = 8;
+            let total = candidates.clone().into_iter().count();
+            let shown = if total > ALL_UP_TO { LISTED } else { total };
+            let listed: Vec<String> = candidates.into_iter().take(shown).map(|c| format!("`{c}`")).collect();
+            match total {
+                0 => "nothing of that kind is declared".to_string(),
+                n if n > shown => format!("expected one of {}, … ({} more)", listed.join(", "), n - shown),
+                _ => format!("expected one of {}", listed.join(", ")),
             }
         }
     }

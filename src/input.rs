@@ -2,6 +2,7 @@
 //! (`kinds/*.rag` next to it) and their templates (`kinds/<kind>/*.j2`).
 
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use crate::emit::UserTemplates;
@@ -33,15 +34,21 @@ impl std::fmt::Display for InputError {
     }
 }
 
-fn read(path: &Path) -> Result<String, InputError> {
-    let bytes = fs::read(path).map_err(|e| InputError { path: path.to_path_buf(), message: e.to_string() })?;
-    if bytes.len() > crate::syntax::MAX_SOURCE_BYTES {
-        return Err(InputError {
-            path: path.to_path_buf(),
-            message: format!("file is too large ({} bytes; the limit is {})", bytes.len(), crate::syntax::MAX_SOURCE_BYTES),
-        });
+/// The bytes of a file, reading at most one byte past the size limit so that
+/// `/dev/zero` or a growing log is refused instead of filling memory.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, InputError> {
+    let error = |e: std::io::Error| InputError { path: path.to_path_buf(), message: e.to_string() };
+    let limit = crate::syntax::MAX_SOURCE_BYTES;
+    let mut bytes = Vec::new();
+    fs::File::open(path).and_then(|file| file.take(limit as u64 + 1).read_to_end(&mut bytes)).map_err(error)?;
+    if bytes.len() > limit {
+        return Err(InputError { path: path.to_path_buf(), message: format!("file is too large (more than {limit} bytes, the limit)") });
     }
-    String::from_utf8(bytes).map_err(|e| InputError {
+    Ok(bytes)
+}
+
+fn read(path: &Path) -> Result<String, InputError> {
+    String::from_utf8(read_bytes(path)?).map_err(|e| InputError {
         path: path.to_path_buf(),
         message: format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
     })
@@ -58,14 +65,12 @@ impl Input {
     /// # Errors
     /// A file that can't be read or isn't UTF-8.
     pub fn load(path: &Path) -> Result<Self, InputError> {
-        let (stack_text, invalid_utf8_at) = match read(path) {
+        let (stack_text, invalid_utf8_at) = match String::from_utf8(read_bytes(path)?) {
             Ok(text) => (text, None),
-            Err(error) if error.message.starts_with("not UTF-8") => {
-                let bytes = fs::read(path).map_err(|e| InputError { path: path.to_path_buf(), message: e.to_string() })?;
-                let offset = std::str::from_utf8(&bytes).err().map(|e| e.valid_up_to());
-                (String::from_utf8_lossy(&bytes).into_owned(), offset)
+            Err(error) => {
+                let offset = error.utf8_error().valid_up_to();
+                (String::from_utf8_lossy(error.as_bytes()).into_owned(), Some(offset))
             }
-            Err(error) => return Err(error),
         };
         let mut input = Input { stack_name: path.display().to_string(), stack_text, invalid_utf8_at, ..Input::default() };
         let kinds_dir = path.parent().unwrap_or(Path::new(".")).join("kinds");

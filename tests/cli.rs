@@ -428,3 +428,32 @@ fn output_diagnostics_are_explained() {
         assert!(stdout(&output).starts_with(&format!("# {code}: ")));
     }
 }
+
+/// A reader that went away (`ragc diff | head`, a runner that closed stderr)
+/// must not turn a diagnostic into a panic and exit 101.
+#[cfg(unix)]
+#[test]
+fn closed_output_pipes_keep_the_exit_code() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("stack.rag");
+    std::fs::write(&stack, "stack s {}\nservice db: postgress {}\n").unwrap();
+    for args in [vec!["check", stack.to_str().unwrap()], vec!["diff", "examples/rag-engine-mini.rag", "-o", dir.path().to_str().unwrap()]] {
+        let mut child =
+            Command::new(env!("CARGO_BIN_EXE_ragc")).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("ragc runs");
+        // Close both read ends before ragc writes anything.
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(1), "{args:?}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_endless_input_is_refused_without_reading_it_all() {
+    let output = ragc(&["check", "/dev/zero"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("error[E0002]") && text.contains("too large"), "{text}");
+}

@@ -110,6 +110,14 @@ impl<'k> Resolver<'k> {
         self.diagnostics.push(diagnostic);
     }
 
+    /// Names to suggest from, or none once past the diagnostics a compile
+    /// shows: thousands of misspelt references against thousands of
+    /// services would otherwise spend minutes on help nobody sees.
+    fn suggestible<'a>(&self, names: impl Iterator<Item = &'a String> + Clone) -> impl Iterator<Item = &'a str> + Clone {
+        let shown = self.diagnostics.len() < crate::MAX_DIAGNOSTICS;
+        names.take(if shown { usize::MAX } else { 0 }).map(String::as_str)
+    }
+
     fn stack(&mut self, file: &File, file_span: Span, source: &str) -> Option<Stack> {
         let mut stack_item = None;
         let mut proxy_item = None;
@@ -587,7 +595,7 @@ impl<'k> Resolver<'k> {
                     Some(var) => {
                         secret_vars.insert(field_name.clone(), var.clone());
                     }
-                    None => self.error(undeclared_secret(secret, self.secret_names.keys().map(String::as_str))),
+                    None => self.error(undeclared_secret(secret, self.suggestible(self.secret_names.keys()))),
                 },
                 _ => {}
             }
@@ -1032,7 +1040,7 @@ impl<'k> Resolver<'k> {
             let mut seen = vec![name.as_str()];
             loop {
                 let Some(origin) = all.get(&current.name) else {
-                    self.error(unknown_service(current, all.keys().map(String::as_str)));
+                    self.error(unknown_service(current, self.suggestible(all.keys())));
                     from_failed = true;
                     break;
                 };
@@ -1326,13 +1334,13 @@ impl<'k> Resolver<'k> {
                     );
                     return None;
                 }
-                self.error(undeclared_secret(target, self.secret_names.keys().map(String::as_str)));
+                self.error(undeclared_secret(target, self.suggestible(self.secret_names.keys())));
                 None
             }
             ExprKind::Path(parts) => {
                 let target = &parts[0];
                 let Some(other) = all.get(&target.name) else {
-                    self.error(unknown_service(target, all.keys().map(String::as_str)));
+                    self.error(unknown_service(target, self.suggestible(all.keys())));
                     return None;
                 };
                 let attribute = &parts[1];

@@ -1,6 +1,22 @@
 //! The command line: clap definitions and one `run` per subcommand. Maps
 //! library results to exit codes; holds no compiler logic.
 
+// The std print macros panic when a stream is a closed pipe (`ragc diff | head`,
+// a CI runner that stopped reading stderr); exit codes must not turn into 101
+// because nobody listens. These shadow them for every module below.
+macro_rules! eprint {
+    ($($arg:tt)*) => {{ use std::io::Write as _; let _ = write!(std::io::stderr(), $($arg)*); }};
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stderr(), $($arg)*); }};
+}
+macro_rules! print {
+    ($($arg:tt)*) => {{ use std::io::Write as _; let _ = write!(std::io::stdout(), $($arg)*); }};
+}
+macro_rules! println {
+    ($($arg:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stdout(), $($arg)*); }};
+}
+
 mod check;
 mod compile;
 mod diff;
