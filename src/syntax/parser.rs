@@ -318,6 +318,22 @@ impl Converter {
         Span::new(self.file, self.base.get() + span.start(), self.base.get() + span.end())
     }
 
+    /// The span of a rule that ends in an optional part (`field x: int`,
+    /// `str?`): pest skips the whitespace and comments before trying that
+    /// part, so the pair's own span runs on to the next token.
+    fn span_to_last_token(&self, pair: &Pair<'_, Rule>) -> Span {
+        let mut last = pair.clone();
+        while let Some(child) = last.clone().into_inner().last() {
+            let ends_in_optional = child.as_rule() == Rule::type_expr;
+            last = child;
+            if !ends_in_optional {
+                break;
+            }
+        }
+        let base = self.base.get();
+        Span::new(self.file, base + pair.as_span().start(), base + last.as_span().end())
+    }
+
     fn item(&self, pair: Pair<'_, Rule>) -> Converted<Item> {
         let rule = pair.as_rule();
         let mut inner = pair.into_inner().filter(is_significant);
@@ -379,7 +395,7 @@ impl Converter {
     }
 
     fn entry(&self, pair: Pair<'_, Rule>) -> Converted<Entry> {
-        let span = self.span(&pair);
+        let span = if pair.as_rule() == Rule::field_decl { self.span_to_last_token(&pair) } else { self.span(&pair) };
         let rule = pair.as_rule();
         let mut inner = pair.into_inner().filter(is_significant);
         let kind = match rule {
@@ -414,7 +430,7 @@ impl Converter {
     }
 
     fn type_expr(&self, pair: Pair<'_, Rule>) -> TypeExpr {
-        let span = self.span(&pair);
+        let span = self.span_to_last_token(&pair);
         let mut inner = pair.into_inner().filter(is_significant);
         let name = self.ident(inner.next().expect("type name"));
         let mut args = Vec::new();
@@ -551,5 +567,21 @@ impl Converter {
             }
         };
         result.ok_or_else(|| bad(format!("`{text}` is too large"), "use a smaller quantity"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_declaration_ends_at_its_last_token() {
+        let text = "kind k {\n  field x : int   # why\n\n  field y : list(str)?\n  field z : str = \"a\"  \n}\n";
+        let file = parse(0, text).expect("parses");
+        let Item::Kind { body, .. } = &file.items[0] else { panic!("a kind") };
+        let spans: Vec<&str> = body.entries.iter().map(|e| &text[e.span.start as usize..e.span.end as usize]).collect();
+        assert_eq!(spans, ["field x : int", "field y : list(str)?", "field z : str = \"a\""]);
+        let EntryKind::Field { ty, .. } = &body.entries[0].kind else { panic!("a field") };
+        assert_eq!(&text[ty.span.start as usize..ty.span.end as usize], "int");
     }
 }
