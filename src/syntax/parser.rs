@@ -228,13 +228,13 @@ fn rule_name(rule: &Rule) -> String {
         Rule::rparen => "`)`",
         Rule::lbracket => "`[`",
         Rule::rbracket => "`]`",
-        Rule::entry | Rule::assign | Rule::labeled | Rule::nested | Rule::field_decl | Rule::kw_field => "a field (`name = value`)",
+        Rule::entry | Rule::setting | Rule::field_decl | Rule::kw_field => "a field (`name = value`)",
         Rule::ident | Rule::path => "a name",
         Rule::type_expr => "a type",
         Rule::optional => "`?`",
         Rule::value | Rule::call | Rule::list | Rule::number | Rule::boolean | Rule::string => "a value",
         Rule::arg => "an argument",
-        Rule::string_inner | Rule::escape => "string content",
+        Rule::string_inner | Rule::plain | Rule::escape => "string content",
         Rule::single_item => "a declaration (`stack`, `secret`, `service`, `proxy` or `kind`) or end of file",
         Rule::file
         | Rule::end_of_input
@@ -399,23 +399,17 @@ impl Converter {
         let rule = pair.as_rule();
         let mut inner = pair.into_inner().filter(is_significant);
         let kind = match rule {
-            Rule::assign => {
-                let name = self.ident(inner.next().expect("name"));
-                let value = self.value(inner.next().expect("value"))?;
-                EntryKind::Assign { name, value }
-            }
-            Rule::nested => {
-                let name = self.ident(inner.next().expect("name"));
-                let block_pair = inner.next().expect("block");
-                let block_span = self.span(&block_pair);
-                let block = self.block(block_pair)?;
-                EntryKind::Assign { name, value: Expr { kind: ExprKind::Record(block), span: block_span } }
-            }
-            Rule::labeled => {
-                let label = self.ident(inner.next().expect("label"));
-                let name = self.ident(inner.next().expect("name"));
-                let value = self.value(inner.next().expect("value"))?;
-                EntryKind::Labeled { label, name, value }
+            Rule::setting => {
+                let first = self.ident(inner.next().expect("name"));
+                let next = inner.next().expect("value, block or name");
+                if next.as_rule() == Rule::ident {
+                    let name = self.ident(next);
+                    let value = self.value(inner.next().expect("value"))?;
+                    EntryKind::Labeled { label: first, name, value }
+                } else {
+                    // `limits { ... }` and `limits = { ... }` are one form.
+                    EntryKind::Assign { name: first, value: self.value(next)? }
+                }
             }
             Rule::field_decl => {
                 let _keyword = inner.next();
