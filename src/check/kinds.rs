@@ -89,7 +89,8 @@ impl KindDef {
         };
         for entry in &body.entries {
             match &entry.kind {
-                EntryKind::Field { name: field, ty, default } => {
+                EntryKind::Field(decl) => {
+                    let (field, ty, default) = (&decl.name, &decl.ty, &decl.default);
                     if RESERVED.contains(&field.name.as_str()) {
                         errors.push(
                             Diagnostic::error(
@@ -133,7 +134,8 @@ impl KindDef {
                         kind.properties.insert(property.name.clone(), value.clone());
                     }
                 }
-                EntryKind::Labeled { label, name: item, value } => {
+                EntryKind::Labeled(labeled) => {
+                    let (label, item, value) = (&labeled.label, &labeled.name, &labeled.value);
                     let target = match label.name.as_str() {
                         "volume" => &mut kind.volumes,
                         "export" => &mut kind.exports,

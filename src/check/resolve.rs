@@ -195,7 +195,8 @@ impl<'k> Resolver<'k> {
             }
         }
 
-        let mut instances: IndexMap<String, Instance<'_>> = IndexMap::new();
+        // Sized up front: at 10,000 services a doubling copy of these maps was the memory peak.
+        let mut instances: IndexMap<String, Instance<'_>> = IndexMap::with_capacity(services.len());
         for item in services {
             let Item::Service { name, kind, body } = item else { continue };
             if instances.contains_key(&name.name) {
@@ -211,7 +212,7 @@ impl<'k> Resolver<'k> {
             self.proxy(kind, body, &stack_name.name, settings.as_ref())
         });
 
-        let mut built = IndexMap::new();
+        let mut built = IndexMap::with_capacity(instances.len());
         for (name, instance) in &instances {
             if let Some(service) = self.service(instance, &instances) {
                 built.insert(name.clone(), service);
@@ -412,13 +413,15 @@ impl<'k> Resolver<'k> {
         let errors_before = self.diagnostics.len();
         for entry in &body.entries {
             match &entry.kind {
-                EntryKind::Field { name: field, .. } => {
+                EntryKind::Field(decl) => {
+                    let field = &decl.name;
                     self.error(
                         Diagnostic::error("E0110", "fields are declared in kind files, not in services", field.span, "field declaration")
                             .with_help(format!("set the field instead: `{} = ...`", field.name)),
                     );
                 }
-                EntryKind::Labeled { label, name: volume, value } => {
+                EntryKind::Labeled(labeled) => {
+                    let (label, volume, value) = (&labeled.label, &labeled.name, &labeled.value);
                     if label.name != "volume" {
                         self.error(
                             Diagnostic::error(

@@ -323,10 +323,10 @@ pub fn check_value(expr: &Expr, ty: &Type) -> Result<Val, Diagnostic> {
             }
         }
         (Type::Secret, ExprKind::Path(parts)) if parts.len() == 1 => Ok(Val::SecretRef(parts[0].clone())),
-        (Type::Secret, ExprKind::Call { name, args }) => secret_call(expr, name, args).map(Val::NewSecret),
+        (Type::Secret, ExprKind::Call(call)) => secret_call(expr, &call.name, &call.args).map(Val::NewSecret),
         (Type::Service, ExprKind::Path(parts)) if parts.len() == 1 => Ok(Val::Service(parts[0].clone())),
-        (Type::Schedule, ExprKind::Call { name, args }) => schedule_call(expr, name, args).map(Val::Schedule),
-        (Type::Health, ExprKind::Call { name, args }) => health_call(expr, name, args).map(Val::Health),
+        (Type::Schedule, ExprKind::Call(call)) => schedule_call(expr, &call.name, &call.args).map(Val::Schedule),
+        (Type::Health, ExprKind::Call(call)) => health_call(expr, &call.name, &call.args).map(Val::Health),
         (Type::List(item), ExprKind::List(items)) => {
             items.iter().map(|value| check_value(value, item)).collect::<Result<Vec<_>, _>>().map(Val::List)
         }

@@ -64,9 +64,24 @@ pub enum EntryKind {
     /// `name = value`, and `name { ... }` as `name = { ... }`.
     Assign { name: Ident, value: Expr },
     /// `label name = value`, as in `volume uploads = "/app/uploads"`.
-    Labeled { label: Ident, name: Ident, value: Expr },
+    /// The rarer forms are boxed so that every entry is not as large as they are.
+    Labeled(Box<Labeled>),
     /// `field name : type = default` (kind files).
-    Field { name: Ident, ty: TypeExpr, default: Option<Expr> },
+    Field(Box<FieldDecl>),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Labeled {
+    pub label: Ident,
+    pub name: Ident,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub default: Option<Expr>,
 }
 
 /// A type in a kind file's field declaration: `string`, `list(string)`,
@@ -77,6 +92,13 @@ pub struct TypeExpr {
     pub args: Vec<TypeExpr>,
     pub optional: bool,
     pub span: Span,
+}
+
+/// `f(a, b, key: c)`
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    pub name: Ident,
+    pub args: Vec<Arg>,
 }
 
 /// A value with its span.
@@ -105,11 +127,8 @@ pub enum ExprKind {
     Bool(bool),
     /// `name` or `name.attr`: an enum member, a secret or a reference.
     Path(Vec<Ident>),
-    /// `f(a, b, key: c)`
-    Call {
-        name: Ident,
-        args: Vec<Arg>,
-    },
+    /// `f(a, b, key: c)`, boxed: the largest form, and a rare one.
+    Call(Box<Call>),
     List(Vec<Expr>),
     Record(Block),
 }
@@ -126,7 +145,7 @@ impl ExprKind {
             ExprKind::Bool(_) => "a boolean",
             ExprKind::Path(parts) if parts.len() == 1 => "a name",
             ExprKind::Path(_) => "a reference",
-            ExprKind::Call { .. } => "a call",
+            ExprKind::Call(_) => "a call",
             ExprKind::List(_) => "a list",
             ExprKind::Record(_) => "a block",
         }

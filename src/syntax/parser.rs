@@ -4,7 +4,7 @@ use pest::iterators::Pair;
 use pest::Parser as _;
 use pest_derive::Parser;
 
-use super::ast::{Arg, Block, Entry, EntryKind, Expr, ExprKind, File, Ident, Item, TypeExpr};
+use super::ast::{Arg, Block, Call, Entry, EntryKind, Expr, ExprKind, FieldDecl, File, Ident, Item, Labeled, TypeExpr};
 use super::{Span, MAX_DECLARATIONS, MAX_ITEMS, MAX_LINE_BYTES, MAX_NESTING, MAX_SOURCE_BYTES, MAX_VALUES};
 use crate::diag::Diagnostic;
 
@@ -375,7 +375,8 @@ impl Converter {
 
     fn block(&self, pair: Pair<'_, Rule>) -> Converted<Block> {
         let span = self.span(&pair);
-        let mut entries = Vec::new();
+        // Exact size: a stack holds tens of thousands of blocks.
+        let mut entries = Vec::with_capacity(pair.clone().into_inner().filter(is_significant).count().min(MAX_ITEMS + 1));
         let mut errors = Vec::new();
         for (index, entry) in pair.into_inner().filter(is_significant).enumerate() {
             if let Err(mut limit) = check_count(self, &entry, index, "entries in one block") {
@@ -405,7 +406,7 @@ impl Converter {
                 if next.as_rule() == Rule::ident {
                     let name = self.ident(next);
                     let value = self.value(inner.next().expect("value"))?;
-                    EntryKind::Labeled { label: first, name, value }
+                    EntryKind::Labeled(Box::new(Labeled { label: first, name, value }))
                 } else {
                     // `limits { ... }` and `limits = { ... }` are one form.
                     EntryKind::Assign { name: first, value: self.value(next)? }
@@ -416,7 +417,7 @@ impl Converter {
                 let name = self.ident(inner.next().expect("field name"));
                 let ty = self.type_expr(inner.next().expect("field type"));
                 let default = inner.next().map(|value| self.value(value)).transpose()?;
-                EntryKind::Field { name, ty, default }
+                EntryKind::Field(Box::new(FieldDecl { name, ty, default }))
             }
             other => unreachable!("grammar yields only entries in blocks, got {other:?}"),
         };
@@ -468,7 +469,7 @@ impl Converter {
                         self.arg(arg)
                     })
                     .collect::<Converted<Vec<_>>>()?;
-                ExprKind::Call { name, args }
+                ExprKind::Call(Box::new(Call { name, args }))
             }
             other => unreachable!("unexpected {other:?} as a value"),
         };
@@ -575,7 +576,7 @@ mod tests {
         let Item::Kind { body, .. } = &file.items[0] else { panic!("a kind") };
         let spans: Vec<&str> = body.entries.iter().map(|e| &text[e.span.start as usize..e.span.end as usize]).collect();
         assert_eq!(spans, ["field x : int", "field y : list(str)?", "field z : str = \"a\""]);
-        let EntryKind::Field { ty, .. } = &body.entries[0].kind else { panic!("a field") };
-        assert_eq!(&text[ty.span.start as usize..ty.span.end as usize], "int");
+        let EntryKind::Field(field) = &body.entries[0].kind else { panic!("a field") };
+        assert_eq!(&text[field.ty.span.start as usize..field.ty.span.end as usize], "int");
     }
 }
