@@ -34,7 +34,7 @@ use crate::syntax::{Item, Span};
 /// diagnostic found.
 pub struct Compilation {
     pub sources: Sources,
-    pub stack: Option<Stack>,
+    pub stack: Option<std::sync::Arc<Stack>>,
     pub diagnostics: Vec<Diagnostic>,
     /// The stack file's id in `sources`.
     pub stack_file: usize,
@@ -127,7 +127,7 @@ pub fn analyze(input: &Input) -> Compilation {
                 .with_help("fix these and check again"),
         );
     }
-    Compilation { sources, stack, diagnostics, stack_file }
+    Compilation { sources, stack: stack.map(std::sync::Arc::new), diagnostics, stack_file }
 }
 
 /// Most diagnostics one compile reports (see docs/LIMITS.md).

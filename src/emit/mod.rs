@@ -7,6 +7,9 @@
 
 pub mod filters;
 mod header;
+mod views;
+
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use minijinja::{Environment, UndefinedBehavior};
@@ -141,12 +144,11 @@ struct Paths {
     out_from_context: String,
 }
 
-/// Everything templates see. Built from borrowed model parts and converted
-/// to template values once per compile.
+/// Everything templates see but `services` (see [`views`]). Built from
+/// borrowed model parts and converted to template values once per compile.
 #[derive(Serialize)]
 struct Context<'a> {
     stack: StackView<'a>,
-    services: Vec<ServiceView<'a>>,
     http_checks: Vec<HttpCheck<'a>>,
     backup_groups: Vec<serde_json::Value>,
     nginx: Option<serde_json::Value>,
@@ -166,26 +168,6 @@ struct StackView<'a> {
     proxy: Option<&'a crate::model::Proxy>,
     networks: &'a IndexMap<String, crate::model::Network>,
     start_order: &'a [String],
-}
-
-/// A service plus what the development override needs to know about it.
-#[derive(Serialize)]
-struct ServiceView<'a> {
-    #[serde(flatten)]
-    service: &'a crate::model::Service,
-    dev_override: bool,
-    /// The command holds no secret, so a Dockerfile may bake it in as `CMD`.
-    command_literal: bool,
-}
-
-impl<'a> ServiceView<'a> {
-    fn new(service: &'a crate::model::Service) -> Self {
-        let dev = &service.dev;
-        let dev_override =
-            dev.command.is_some() || !dev.env.is_empty() || dev.limits.is_some() || (service.build.is_some() && service.workdir.is_some());
-        let command_literal = service.command.as_ref().is_some_and(|words| words.iter().all(|word| !word.is_secret()));
-        Self { service, dev_override, command_literal }
-    }
 }
 
 /// An HTTP healthcheck the ops script can run from the host.
@@ -216,7 +198,7 @@ fn render(env: &Environment<'_>, name: &str, context: &minijinja::Value) -> Resu
 /// # Errors
 /// A template failed: a value could not be written safely, or a kind's
 /// template is broken.
-pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Result<Plan, EmitError> {
+pub fn emit(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates) -> Result<Plan, EmitError> {
     let env = environment(user);
     let (context_dir, out_from_context) = relative_paths(options, &stack.settings.context);
     let paths = Paths { context: context_dir, out_from_context };
@@ -239,7 +221,6 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
             None => backup_groups.push(json!({ "cron": schedule.cron, "services": [service.name] })),
         }
     }
-    let services: Vec<ServiceView<'_>> = stack.services.values().map(ServiceView::new).collect();
     let http_checks: Vec<HttpCheck<'_>> = stack
         .services
         .values()
@@ -261,7 +242,6 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
             networks: &stack.networks,
             start_order: &stack.start_order,
         },
-        services,
         http_checks,
         backup_groups,
         nginx,
@@ -272,18 +252,20 @@ pub fn emit(stack: &Stack, options: &EmitOptions, user: &UserTemplates) -> Resul
     };
     let mut artifacts = Vec::new();
     // Converted to template values once: every render shares them.
-    let context = minijinja::Value::from_serialize(&context);
+    let services = minijinja::Value::from_object(views::Services { stack: Arc::clone(stack) });
+    let context = minijinja::context! { services, ..minijinja::Value::from_serialize(&context) };
     let source = stack.source.as_str();
     let mut push = |path: String, body: String, style: CommentStyle, mode: u32| {
         artifacts.push(Artifact { path, contents: Contents::Text(with_header(&body, style, source)), mode });
     };
 
-    for service in stack.services.values() {
+    for (index, service) in stack.services.values().enumerate() {
         let Some(build) = &service.build else { continue };
         if build.owner != service.name {
             continue;
         }
-        let local = minijinja::context! { service => minijinja::Value::from_serialize(ServiceView::new(service)), ..context.clone() };
+        let view = minijinja::Value::from_object(views::ServiceView::new(Arc::clone(stack), index));
+        let local = minijinja::context! { service => view, ..context.clone() };
         let template = format!("dockerfile/{}.j2", build.template);
         push(format!("Dockerfile.{}", service.name), render(&env, &template, &local)?, CommentStyle::Dockerfile, 0o644);
         push(format!("Dockerfile.{}.dockerignore", service.name), render(&env, "dockerignore.j2", &local)?, CommentStyle::Hash, 0o644);
