@@ -88,7 +88,9 @@ impl Default for Sources {
 impl Sources {
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> usize {
         // A NUL would reach the terminal raw; a space keeps every byte offset.
-        self.files.add(name.into(), text.into().replace('\0', " "))
+        let text = text.into();
+        let text = if text.contains('\0') { text.replace('\0', " ") } else { text };
+        self.files.add(name.into(), text)
     }
 
     /// The text of file `id`.

@@ -39,8 +39,11 @@ impl std::fmt::Display for InputError {
 fn read_bytes(path: &Path) -> Result<Vec<u8>, InputError> {
     let error = |e: std::io::Error| InputError { path: path.to_path_buf(), message: e.to_string() };
     let limit = crate::syntax::MAX_SOURCE_BYTES;
-    let mut bytes = Vec::new();
-    fs::File::open(path).and_then(|file| file.take(limit as u64 + 1).read_to_end(&mut bytes)).map_err(error)?;
+    let mut file = fs::File::open(path).map_err(error)?;
+    // Sized from the metadata when it has one (not a pipe or /dev/zero): no doubling copies.
+    let expected = file.metadata().map_or(0, |meta| meta.len()).min(limit as u64 + 1);
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+    file.by_ref().take(limit as u64 + 1).read_to_end(&mut bytes).map_err(error)?;
     if bytes.len() > limit {
         return Err(InputError { path: path.to_path_buf(), message: format!("file is too large (more than {limit} bytes, the limit)") });
     }
