@@ -284,7 +284,8 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
             Entry::Missing => (None, None),
             Entry::File { bytes, mode } => (Some(bytes), mode),
         };
-        let text = old.as_deref().map(String::from_utf8_lossy);
+        // Decoded only when needed: usually the old bytes equal the new ones.
+        let text = || old.as_deref().map(String::from_utf8_lossy);
         let (new, status) = match &artifact.contents {
             Contents::Text(new) => {
                 let status = match &old {
@@ -292,7 +293,7 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
                     // The same bytes carry ragc's header and its digest:
                     // nothing to hash (the common case, and megabytes at 10,000 services).
                     Some(bytes) if bytes == new.as_bytes() => Status::Unchanged,
-                    Some(_) => match text.as_deref().and_then(ownership) {
+                    Some(_) => match text().as_deref().and_then(ownership) {
                         None => Status::Foreign,
                         Some(false) => Status::HandEdited,
                         Some(true) => Status::Update,
@@ -301,6 +302,7 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
                 (new.clone(), status)
             }
             Contents::Secrets(file) => {
+                let text = text();
                 let new = match secrets::materialize(file, text.as_deref()) {
                     Ok(new) => new,
                     Err(e) => {
@@ -330,7 +332,7 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
             (status, _) => status,
         };
         let secrets = matches!(artifact.contents, Contents::Secrets(_));
-        let keep = secrets && status == Status::Update && text.as_deref().is_some_and(|old| secrets::would_lose(old, &new));
+        let keep = secrets && status == Status::Update && text().as_deref().is_some_and(|old| secrets::would_lose(old, &new));
         changes.push(Change { path: artifact.path.clone(), status, old, old_mode, new: Some(new), mode: artifact.mode, secrets, keep });
     }
     if !problems.is_empty() {
