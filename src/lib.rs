@@ -108,7 +108,7 @@ pub fn analyze(input: &Input) -> Compilation {
     let stack = if diagnostics.iter().any(Diagnostic::is_error) {
         None
     } else {
-        let (stack, mut found) = check::resolve(&parsed, file_span, &input.source_label(), &kinds);
+        let (stack, mut found) = check::resolve(parsed, file_span, &input.source_label(), &kinds);
         diagnostics.append(&mut found);
         stack
     };

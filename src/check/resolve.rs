@@ -18,7 +18,7 @@ type Ctx = IndexMap<String, Value>;
 /// Resolves a parsed stack file against `kinds`.
 ///
 /// `source` names the stack file in generated headers.
-pub fn resolve(file: &File, file_span: Span, source: &str, kinds: &IndexMap<String, KindDef>) -> (Option<Stack>, Vec<Diagnostic>) {
+pub fn resolve(file: File, file_span: Span, source: &str, kinds: &IndexMap<String, KindDef>) -> (Option<Stack>, Vec<Diagnostic>) {
     let mut resolver = Resolver {
         kinds,
         interp: Interpolator::default(),
@@ -47,12 +47,15 @@ struct Instance<'a> {
     kind: &'a KindDef,
     context: Ctx,
     values: IndexMap<String, (Val, Span)>,
-    env: Vec<(Ident, &'a Expr)>,
+    // Owned, not borrowed from the AST, so that the AST is dropped before
+    // the services are built: at 10,000 services the AST, the instances and
+    // the model alive at once were the memory peak.
+    env: Vec<(Ident, Expr)>,
     volumes: IndexMap<String, (String, Span)>,
     limits: Limits,
     digest: Option<String>,
-    dev: Option<&'a Block>,
-    prod: Option<&'a Block>,
+    dev: Option<Block>,
+    prod: Option<Block>,
     span: Span,
 }
 
@@ -118,7 +121,7 @@ impl<'k> Resolver<'k> {
         names.take(if shown { usize::MAX } else { 0 }).map(String::as_str)
     }
 
-    fn stack(&mut self, file: &File, file_span: Span, source: &str) -> Option<Stack> {
+    fn stack(&mut self, file: File, file_span: Span, source: &str) -> Option<Stack> {
         let mut stack_item = None;
         let mut proxy_item = None;
         let mut services = Vec::new();
@@ -211,6 +214,9 @@ impl<'k> Resolver<'k> {
             let Item::Proxy { kind, body } = item else { return None };
             self.proxy(kind, body, &stack_name.name, settings.as_ref())
         });
+        let proxy_span = proxy_item.map(|(_, span)| span);
+        let stack_name = stack_name.name.clone();
+        drop(file);
 
         let mut built = IndexMap::with_capacity(instances.len());
         for (name, instance) in &instances {
@@ -226,7 +232,7 @@ impl<'k> Resolver<'k> {
         let start_order = self.order(&services, &instances)?;
         let networks = derive_networks(&mut services);
         let proxy = proxy.map(|(kind, fields)| Proxy { kind, fields, routes: routes(&services) });
-        self.cross_checks(&services, &instances, proxy.as_ref(), proxy_item.map(|(_, span)| span), &settings);
+        self.cross_checks(&services, &instances, proxy.as_ref(), proxy_span, &settings);
         let mut secrets = std::mem::take(&mut self.secrets);
         for service in services.values() {
             for text in service.env.values().chain(service.dev.env.values()).chain(service.prod.env.values()) {
@@ -252,7 +258,7 @@ impl<'k> Resolver<'k> {
                 );
             }
         }
-        Some(Stack { name: stack_name.name.clone(), source: source.to_string(), settings, secrets, services, proxy, networks, start_order })
+        Some(Stack { name: stack_name, source: source.to_string(), settings, secrets, services, proxy, networks, start_order })
     }
 
     fn settings(&mut self, stack: &str, body: &Block) -> Option<Settings> {
@@ -366,17 +372,14 @@ impl<'k> Resolver<'k> {
     /// Checks one instance's entries against its kind: fields, types,
     /// defaults. Builds the template context.
     #[allow(clippy::too_many_lines)]
-    fn instance<'a>(
+    fn instance(
         &mut self,
-        name: &'a Ident,
+        name: &Ident,
         kind_name: &Ident,
-        body: &'a Block,
+        body: &Block,
         stack: &str,
         settings: Option<&Settings>,
-    ) -> Option<Instance<'a>>
-    where
-        'k: 'a,
-    {
+    ) -> Option<Instance<'k>> {
         if !is_service_name(&name.name) {
             self.error(Diagnostic::error("E0502", format!("`{}` is not a valid service name", name.name), name.span, "invalid name")
                 .with_help("service names become host names and volume names: lowercase letters, digits and `-`, starting with a letter, at most 63 characters"));
@@ -481,7 +484,9 @@ impl<'k> Resolver<'k> {
                     seen.insert(field.name.clone(), field.span);
                     match field.name.as_str() {
                         "env" => match &value.kind {
-                            ExprKind::Record(block) => instance.env = self.env_entries(block),
+                            ExprKind::Record(block) => {
+                                instance.env = self.env_entries(block).into_iter().map(|(name, value)| (name, value.clone())).collect();
+                            }
                             _ => self.error(record_expected("env", value)),
                         },
                         "limits" => instance.limits = self.limits(value),
@@ -496,9 +501,9 @@ impl<'k> Resolver<'k> {
                         "dev" | "prod" => match &value.kind {
                             ExprKind::Record(block) => {
                                 if field.name == "dev" {
-                                    instance.dev = Some(block);
+                                    instance.dev = Some(block.clone());
                                 } else {
-                                    instance.prod = Some(block);
+                                    instance.prod = Some(block.clone());
                                 }
                             }
                             _ => self.error(record_expected(&field.name, value)),
@@ -1023,8 +1028,10 @@ impl<'k> Resolver<'k> {
                 env.insert(var.name.clone(), text);
             }
         }
-        let (dev, prod) =
-            (self.profile(instance.dev, instance, all, &mut depends_on), self.profile(instance.prod, instance, all, &mut depends_on));
+        let (dev, prod) = (
+            self.profile(instance.dev.as_ref(), instance, all, &mut depends_on),
+            self.profile(instance.prod.as_ref(), instance, all, &mut depends_on),
+        );
 
         let mut build = instance.kind.properties.get("build").and_then(|expr| match &expr.kind {
             ExprKind::Str(template) => Some(Build { template: template.clone(), owner: name.clone(), ignore: Vec::new() }),
@@ -1210,7 +1217,10 @@ impl<'k> Resolver<'k> {
         if release.is_some() {
             depends_on.insert(format!("{name}-release"), Condition::ServiceCompletedSuccessfully);
         }
-        let mut fields = IndexMap::new();
+        // Exact size: one such map per service, 14 MB at 10,000 services when left to double.
+        let mut fields = IndexMap::with_capacity(
+            instance.values.len() + instance.kind.fields.keys().filter(|f| !instance.values.contains_key(*f)).count(),
+        );
         for (field_name, (val, _)) in &instance.values {
             let var = instance
                 .context
