@@ -1,6 +1,8 @@
 //! The resolver: binds every name, applies kinds and defaults, derives
 //! dependencies, networks and start order, and runs the cross-service rules.
 
+use std::cell::OnceCell;
+
 use indexmap::{IndexMap, IndexSet};
 use minijinja::Value;
 
@@ -25,6 +27,8 @@ pub fn resolve(file: File, file_span: Span, source: &str, kinds: &IndexMap<Strin
         diagnostics: Vec::new(),
         secrets: IndexMap::new(),
         secret_names: IndexMap::new(),
+        stack_name: String::new(),
+        domain: None,
     };
     let stack = resolver.stack(file, file_span, source);
     let failed = resolver.diagnostics.iter().any(Diagnostic::is_error);
@@ -39,13 +43,22 @@ struct Resolver<'k> {
     secrets: IndexMap<String, Secret>,
     /// Top-level secret name → environment variable.
     secret_names: IndexMap<String, String>,
+    /// The stack's name and domain, for instance template contexts.
+    stack_name: String,
+    domain: Option<String>,
 }
 
 /// A service after its own fields are known, before other services are bound.
 struct Instance<'a> {
     name: Ident,
     kind: &'a KindDef,
-    context: Ctx,
+    /// The kind strings' template context (base names, every field, the
+    /// secrets' variables), built on first use and dropped once the
+    /// service is built: kept for every instance it was a tenth of the
+    /// peak memory at 10,000 services.
+    context: OnceCell<Ctx>,
+    /// Field → environment variable, for fields holding a secret.
+    secret_vars: IndexMap<String, String>,
     values: IndexMap<String, (Val, Span)>,
     // Owned, not borrowed from the AST, so that the AST is dropped before
     // the services are built: at 10,000 services the AST, the instances and
@@ -191,6 +204,8 @@ impl<'k> Resolver<'k> {
                 .with_help("stack names become Compose project and file names: lowercase letters, digits and `-`, starting with a letter, at most 63 characters"));
         }
         let settings = self.settings(&stack_name.name, stack_body);
+        self.stack_name.clone_from(&stack_name.name);
+        self.domain = settings.as_ref().and_then(|s| s.domain.clone());
 
         for item in &file.items {
             if let Item::Secret { name, value } = item {
@@ -219,9 +234,14 @@ impl<'k> Resolver<'k> {
         drop(file);
 
         let mut built = IndexMap::with_capacity(instances.len());
-        for (name, instance) in &instances {
+        for index in 0..instances.len() {
+            let (name, instance) = instances.get_index(index).expect("in range");
             if let Some(service) = self.service(instance, &instances) {
                 built.insert(name.clone(), service);
+            }
+            // Built: its context is not needed again (others build theirs fresh).
+            if let Some((_, instance)) = instances.get_index_mut(index) {
+                instance.context.take();
             }
         }
         if built.len() != instances.len() || self.diagnostics.iter().any(Diagnostic::is_error) {
@@ -359,6 +379,30 @@ impl<'k> Resolver<'k> {
         }
     }
 
+    /// An instance's template context, built now and not kept (for another
+    /// service's instance, read once or twice per reference).
+    fn build_context(&self, instance: &Instance<'_>) -> Ctx {
+        let mut context = Ctx::with_capacity(instance.values.len() + 4);
+        context.insert("name".into(), Value::from(instance.name.name.as_str()));
+        context.insert("stack".into(), Value::from(self.stack_name.as_str()));
+        if let Some(domain) = &self.domain {
+            context.insert("domain".into(), Value::from(domain.as_str()));
+        }
+        for (field_name, (val, _)) in &instance.values {
+            context.insert(field_name.clone(), val_to_value(val, instance.secret_vars.get(field_name).map(String::as_str)));
+        }
+        // Absent optional fields stay undefined: kind templates may test them
+        // (`{% if maxmemory %}`), but printing one is an error, never "None".
+        context.insert("__secret_vars".into(), Value::from_serialize(&instance.secret_vars));
+        context
+    }
+
+    /// An instance's template context, built on first use and kept until
+    /// its service is built.
+    fn context<'i>(&self, instance: &'i Instance<'_>) -> &'i Ctx {
+        instance.context.get_or_init(|| self.build_context(instance))
+    }
+
     fn base_context(stack: &str, name: &str, settings: Option<&Settings>) -> Ctx {
         let mut context = Ctx::new();
         context.insert("name".into(), Value::from(name));
@@ -402,7 +446,8 @@ impl<'k> Resolver<'k> {
         let mut instance = Instance {
             name: name.clone(),
             kind,
-            context: Self::base_context(stack, &name.name, settings),
+            context: OnceCell::new(),
+            secret_vars: IndexMap::new(),
             values: IndexMap::new(),
             env: Vec::new(),
             volumes: IndexMap::new(),
@@ -543,7 +588,7 @@ impl<'k> Resolver<'k> {
             }
             match &def.default {
                 Some(default) => match check_default(default, &def.ty) {
-                    Ok(Val::Str(template)) => match self.interp.render(&template, &instance.context) {
+                    Ok(Val::Str(template)) => match self.interp.render(&template, &Self::base_context(stack, &name.name, settings)) {
                         Ok(text) => match check_rendered(text.as_literal().unwrap_or_default(), &def.ty, default.span) {
                             Ok(val) => {
                                 instance.values.insert(field_name.clone(), (val, default.span));
@@ -608,12 +653,7 @@ impl<'k> Resolver<'k> {
                 _ => {}
             }
         }
-        for (field_name, (val, _)) in &instance.values {
-            instance.context.insert(field_name.clone(), val_to_value(val, secret_vars.get(field_name).map(String::as_str)));
-        }
-        // Absent optional fields stay undefined: kind templates may test them
-        // (`{% if maxmemory %}`), but printing one is an error, never "None".
-        instance.context.insert("__secret_vars".into(), Value::from_serialize(&secret_vars));
+        instance.secret_vars = secret_vars;
         (self.diagnostics.len() == errors_before).then_some(instance)
     }
 
@@ -841,7 +881,7 @@ impl<'k> Resolver<'k> {
                 Val::Int(n) => Text::literal(n.to_string()),
                 _ => return None,
             }),
-            PropertySource::Kind(expr) => self.render(expr, &instance.context),
+            PropertySource::Kind(expr) => self.render(expr, self.context(instance)),
         }
     }
 
@@ -868,7 +908,7 @@ impl<'k> Resolver<'k> {
             }
             Some(PropertySource::Field(..)) => Vec::new(),
             Some(PropertySource::Kind(expr)) => match &expr.kind {
-                ExprKind::List(items) => items.iter().filter_map(|item| self.render(item, &instance.context)).collect(),
+                ExprKind::List(items) => items.iter().filter_map(|item| self.render(item, self.context(instance))).collect(),
                 _ => {
                     self.error(
                         Diagnostic::error("E0401", format!("property `{name}` must be a list of strings"), expr.span, "expected a list")
@@ -906,7 +946,7 @@ impl<'k> Resolver<'k> {
             PropertySource::Kind(expr) => match &expr.kind {
                 ExprKind::List(_) => Some(self.property_list(instance, name)),
                 _ => {
-                    let text = self.render(expr, &instance.context)?;
+                    let text = self.render(expr, self.context(instance))?;
                     self.split_command(&text, expr.span)
                 }
             },
@@ -945,7 +985,7 @@ impl<'k> Resolver<'k> {
             if !from_kind {
                 return Some(text.to_string());
             }
-            let rendered = this.interp.render(text, &instance.context).map_err(|message| template_error(span, &message));
+            let rendered = this.interp.render(text, this.context(instance)).map_err(|message| template_error(span, &message));
             match rendered {
                 Ok(text) => text.as_literal().or_else(|| {
                     this.error(
@@ -977,7 +1017,7 @@ impl<'k> Resolver<'k> {
                     );
                     return None;
                 };
-                let mut context = instance.context.clone();
+                let mut context = self.context(instance).clone();
                 context.insert("url".into(), Value::from(format!("http://127.0.0.1:{port}{path}")));
                 let Some(probe_expr) = instance.kind.properties.get("http_probe") else {
                     self.error(
@@ -1017,7 +1057,7 @@ impl<'k> Resolver<'k> {
         {
             for entry in &block.entries {
                 if let EntryKind::Assign { name: var, value } = &entry.kind {
-                    if let Some(text) = self.render(value, &instance.context) {
+                    if let Some(text) = self.render(value, self.context(instance)) {
                         env.insert(var.name.clone(), text);
                     }
                 }
@@ -1188,7 +1228,7 @@ impl<'k> Resolver<'k> {
         let command = self.command(instance, "command");
         let mut volumes: IndexMap<String, String> = IndexMap::new();
         for (volume, expr) in &instance.kind.volumes {
-            if let Some(path) = self.render(expr, &instance.context).and_then(|t| t.as_literal()) {
+            if let Some(path) = self.render(expr, self.context(instance)).and_then(|t| t.as_literal()) {
                 if !is_container_path(&path) {
                     self.error(
                         Diagnostic::error("E0107", format!("volume `{volume}` is mounted at `{}`", path.escape_default()), expr.span, "not an absolute path")
@@ -1222,13 +1262,7 @@ impl<'k> Resolver<'k> {
             instance.values.len() + instance.kind.fields.keys().filter(|f| !instance.values.contains_key(*f)).count(),
         );
         for (field_name, (val, _)) in &instance.values {
-            let var = instance
-                .context
-                .get("__secret_vars")
-                .and_then(|vars| vars.get_attr(field_name).ok())
-                .filter(|v| !v.is_undefined())
-                .map(|v| v.to_string());
-            fields.insert(field_name.clone(), val_to_json(val, var.as_deref()));
+            fields.insert(field_name.clone(), val_to_json(val, instance.secret_vars.get(field_name).map(String::as_str)));
         }
         // Kind templates may test optional fields the service leaves unset.
         for field_name in instance.kind.fields.keys() {
@@ -1384,7 +1418,7 @@ impl<'k> Resolver<'k> {
                     return None;
                 }
                 let ExprKind::Str(template) = &template.kind else { return None };
-                let rendered = self.interp.render(template, &other.context);
+                let rendered = self.interp.render(template, &self.build_context(other));
                 match rendered {
                     Ok(text) => {
                         let condition = if other_has_health(other) { Condition::ServiceHealthy } else { Condition::ServiceStarted };
