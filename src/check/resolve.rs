@@ -278,7 +278,14 @@ impl<'k> Resolver<'k> {
                 );
             }
         }
-        Some(Stack { name: stack_name, source: source.to_string(), settings, secrets, services, proxy, networks, start_order })
+        let mut kind_fields: IndexMap<String, Vec<String>> = IndexMap::new();
+        for instance in instances.values() {
+            let kind = &instance.kind.name.name;
+            if !kind_fields.contains_key(kind) {
+                kind_fields.insert(kind.clone(), instance.kind.fields.keys().cloned().collect());
+            }
+        }
+        Some(Stack { name: stack_name, source: source.to_string(), settings, secrets, services, proxy, networks, start_order, kind_fields })
     }
 
     fn settings(&mut self, stack: &str, body: &Block) -> Option<Settings> {
@@ -1257,16 +1264,11 @@ impl<'k> Resolver<'k> {
         if release.is_some() {
             depends_on.insert(format!("{name}-release"), Condition::ServiceCompletedSuccessfully);
         }
-        // Exact size: one such map per service, 14 MB at 10,000 services when left to double.
-        let mut fields = IndexMap::with_capacity(
-            instance.values.len() + instance.kind.fields.keys().filter(|f| !instance.values.contains_key(*f)).count(),
-        );
+        // Only the fields that have values: one map per service, and the
+        // unset ones (null to templates) are the kind's, kept once per kind.
+        let mut fields = IndexMap::with_capacity(instance.values.len());
         for (field_name, (val, _)) in &instance.values {
             fields.insert(field_name.clone(), val_to_json(val, instance.secret_vars.get(field_name).map(String::as_str)));
-        }
-        // Kind templates may test optional fields the service leaves unset.
-        for field_name in instance.kind.fields.keys() {
-            fields.entry(field_name.clone()).or_insert(serde_json::Value::Null);
         }
         if let Some(path) = workdir.as_ref().filter(|path| !is_container_path(path)) {
             let span = instance.kind.properties.get("workdir").map_or(instance.span, |expr| expr.span);

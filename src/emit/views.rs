@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use indexmap::IndexMap;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 
 use crate::model::{Service, Stack};
@@ -107,7 +108,15 @@ impl ServiceView {
             "networks" => Value::from_serialize(&s.networks),
             "dev" => Value::from_serialize(&s.dev),
             "prod" => Value::from_serialize(&s.prod),
-            "fields" => Value::from_serialize(&s.fields),
+            "fields" => {
+                // Kind templates may test optional fields the service leaves unset.
+                let mut fields: IndexMap<&str, Value> =
+                    s.fields.iter().map(|(name, value)| (name.as_str(), Value::from_serialize(value))).collect();
+                for name in self.stack.kind_fields.get(&s.kind).into_iter().flatten() {
+                    fields.entry(name.as_str()).or_insert(Value::from(()));
+                }
+                Value::from_serialize(&fields)
+            }
             "dev_override" => Value::from(dev_override(s)),
             // The command holds no secret, so a Dockerfile may bake it in as `CMD`.
             "command_literal" => Value::from(s.command.as_ref().is_some_and(|words| words.iter().all(|word| !word.is_secret()))),
@@ -160,5 +169,28 @@ mod tests {
         for key in KEYS {
             assert!(view.get_value(&Value::from(*key)).is_some(), "{key}");
         }
+    }
+
+    /// Kind templates test optional fields a service leaves unset: each
+    /// declared field is there, null when unset, though the model keeps
+    /// only the set ones.
+    #[test]
+    fn unset_kind_fields_are_null() {
+        let input = crate::input::Input::load(std::path::Path::new("examples/rag-engine-mini.rag")).expect("the flagship");
+        let stack = crate::analyze(&input).stack.expect("checks");
+        let mut nulls = 0;
+        for (index, service) in stack.services.values().enumerate() {
+            let view = Arc::new(ServiceView::new(Arc::clone(&stack), index));
+            let fields = view.get_value(&Value::from("fields")).expect("fields");
+            for name in &stack.kind_fields[&service.kind] {
+                let value = fields.get_attr(name).expect("readable");
+                assert!(!value.is_undefined(), "{}.fields.{name}", service.name);
+                if !service.fields.contains_key(name) {
+                    assert!(value.is_none(), "{}.fields.{name}", service.name);
+                    nulls += 1;
+                }
+            }
+        }
+        assert!(nulls > 0, "the flagship leaves some optional field unset");
     }
 }

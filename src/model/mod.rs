@@ -88,6 +88,9 @@ pub struct Stack {
     pub networks: IndexMap<String, Network>,
     /// Services in an order where each comes after everything it depends on.
     pub start_order: Vec<String>,
+    /// Every field each kind in use declares, in declaration order: templates
+    /// see the ones a service leaves unset as null (see `Service::fields`).
+    pub kind_fields: IndexMap<String, Vec<String>>,
 }
 
 /// The `stack { ... }` block.
@@ -185,7 +188,9 @@ pub struct Service {
     pub networks: Vec<String>,
     pub dev: Profile,
     pub prod: Profile,
-    /// The kind's fields as resolved, for the kind's own templates.
+    /// The kind's fields the service sets or that have defaults, for the
+    /// kind's own templates; unset optional ones are not stored per service
+    /// (`Stack::kind_fields` has them).
     pub fields: IndexMap<String, serde_json::Value>,
     #[serde(skip)]
     pub span: Span,
