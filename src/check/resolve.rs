@@ -220,14 +220,14 @@ impl<'k> Resolver<'k> {
             if instances.contains_key(&name.name) {
                 continue;
             }
-            if let Some(instance) = self.instance(name, kind, body, &stack_name.name, settings.as_ref()) {
+            if let Some(instance) = self.instance(name, kind, body) {
                 instances.insert(name.name.clone(), instance);
             }
         }
 
         let proxy = proxy_item.and_then(|(item, _)| {
             let Item::Proxy { kind, body } = item else { return None };
-            self.proxy(kind, body, &stack_name.name, settings.as_ref())
+            self.proxy(kind, body)
         });
         let proxy_span = proxy_item.map(|(_, span)| span);
         let stack_name = stack_name.name.clone();
@@ -389,12 +389,7 @@ impl<'k> Resolver<'k> {
     /// An instance's template context, built now and not kept (for another
     /// service's instance, read once or twice per reference).
     fn build_context(&self, instance: &Instance<'_>) -> Ctx {
-        let mut context = Ctx::with_capacity(instance.values.len() + 4);
-        context.insert("name".into(), Value::from(instance.name.name.as_str()));
-        context.insert("stack".into(), Value::from(self.stack_name.as_str()));
-        if let Some(domain) = &self.domain {
-            context.insert("domain".into(), Value::from(domain.as_str()));
-        }
+        let mut context = self.base_context(&instance.name.name);
         for (field_name, (val, _)) in &instance.values {
             context.insert(field_name.clone(), val_to_value(val, instance.secret_vars.get(field_name).map(String::as_str)));
         }
@@ -410,12 +405,14 @@ impl<'k> Resolver<'k> {
         instance.context.get_or_init(|| self.build_context(instance))
     }
 
-    fn base_context(stack: &str, name: &str, settings: Option<&Settings>) -> Ctx {
+    /// What every kind string may name: the service (or proxy kind), the
+    /// stack, and the stack's domain when it has one.
+    fn base_context(&self, name: &str) -> Ctx {
         let mut context = Ctx::new();
         context.insert("name".into(), Value::from(name));
-        context.insert("stack".into(), Value::from(stack));
-        if let Some(domain) = settings.and_then(|s| s.domain.clone()) {
-            context.insert("domain".into(), Value::from(domain));
+        context.insert("stack".into(), Value::from(self.stack_name.as_str()));
+        if let Some(domain) = &self.domain {
+            context.insert("domain".into(), Value::from(domain.as_str()));
         }
         context
     }
@@ -423,14 +420,7 @@ impl<'k> Resolver<'k> {
     /// Checks one instance's entries against its kind: fields, types,
     /// defaults. Builds the template context.
     #[allow(clippy::too_many_lines)]
-    fn instance(
-        &mut self,
-        name: &Ident,
-        kind_name: &Ident,
-        body: &Block,
-        stack: &str,
-        settings: Option<&Settings>,
-    ) -> Option<Instance<'k>> {
+    fn instance(&mut self, name: &Ident, kind_name: &Ident, body: &Block) -> Option<Instance<'k>> {
         if !is_service_name(&name.name) {
             self.error(Diagnostic::error("E0502", format!("`{}` is not a valid service name", name.name), name.span, "invalid name")
                 .with_help("service names become host names and volume names: lowercase letters, digits and `-`, starting with a letter, at most 63 characters"));
@@ -595,7 +585,7 @@ impl<'k> Resolver<'k> {
             }
             match &def.default {
                 Some(default) => match check_default(default, &def.ty) {
-                    Ok(Val::Str(template)) => match self.interp.render(&template, &Self::base_context(stack, &name.name, settings)) {
+                    Ok(Val::Str(template)) => match self.interp.render(&template, &self.base_context(&name.name)) {
                         Ok(text) => match check_rendered(text.as_literal().unwrap_or_default(), &def.ty, default.span) {
                             Ok(val) => {
                                 instance.values.insert(field_name.clone(), (val, default.span));
@@ -741,13 +731,7 @@ impl<'k> Resolver<'k> {
         limits
     }
 
-    fn proxy(
-        &mut self,
-        kind_name: &Ident,
-        body: &Block,
-        stack: &str,
-        settings: Option<&Settings>,
-    ) -> Option<(String, IndexMap<String, serde_json::Value>)> {
+    fn proxy(&mut self, kind_name: &Ident, body: &Block) -> Option<(String, IndexMap<String, serde_json::Value>)> {
         let Some(kind) = self.kinds.get(&kind_name.name).filter(|kind| kind.is_proxy()) else {
             let proxies: Vec<&str> = self.kinds.iter().filter(|(_, k)| k.is_proxy()).map(|(n, _)| n.as_str()).collect();
             self.error(
@@ -756,7 +740,7 @@ impl<'k> Resolver<'k> {
             );
             return None;
         };
-        let mut context = Self::base_context(stack, kind_name.name.as_str(), settings);
+        let mut context = self.base_context(kind_name.name.as_str());
         let mut fields = IndexMap::new();
         let mut seen: IndexMap<String, Span> = IndexMap::new();
         let mut ok = true;
