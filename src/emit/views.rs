@@ -38,91 +38,74 @@ impl Object for Services {
 pub struct ServiceView {
     stack: Arc<Stack>,
     index: usize,
-    converted: [OnceLock<Value>; KEYS.len()],
+    converted: [OnceLock<Value>; FIELDS.len()],
 }
 
-/// The model's field names (as serde writes them) and the derived ones.
-const KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "image",
-    "base_image",
-    "digest",
-    "build",
-    "command",
-    "workdir",
-    "port",
-    "publish",
-    "health",
-    "route",
-    "release",
-    "stateful",
-    "read_only",
-    "tmpfs",
-    "cap_add",
-    "user",
-    "env",
-    "volumes",
-    "limits",
-    "backup",
-    "depends_on",
-    "networks",
-    "dev",
-    "prod",
-    "fields",
-    "dev_override",
-    "command_literal",
+/// How a template value is made from a service.
+type Convert = fn(&Stack, &Service) -> Value;
+
+/// Every key a template may read: the model's fields as serde names them,
+/// then the derived ones. One table, so that a key and its conversion
+/// cannot drift apart.
+const FIELDS: &[(&str, Convert)] = &[
+    ("name", |_, s| Value::from(s.name.as_str())),
+    ("kind", |_, s| Value::from(s.kind.as_str())),
+    ("image", |_, s| Value::from_serialize(&s.image)),
+    ("base_image", |_, s| Value::from_serialize(&s.base_image)),
+    ("digest", |_, s| Value::from(s.digest)),
+    ("build", |_, s| Value::from_serialize(&s.build)),
+    ("command", |_, s| Value::from_serialize(&s.command)),
+    ("workdir", |_, s| Value::from_serialize(&s.workdir)),
+    ("port", |_, s| Value::from_serialize(s.port)),
+    ("publish", |_, s| Value::from_serialize(s.publish)),
+    ("health", |_, s| Value::from_serialize(&s.health)),
+    ("route", |_, s| Value::from_serialize(&s.route)),
+    ("release", |_, s| Value::from_serialize(&s.release)),
+    ("stateful", |_, s| Value::from(s.stateful)),
+    ("read_only", |_, s| Value::from(s.read_only)),
+    ("tmpfs", |_, s| Value::from_serialize(&s.tmpfs)),
+    ("cap_add", |_, s| Value::from_serialize(&s.cap_add)),
+    ("user", |_, s| Value::from_serialize(&s.user)),
+    ("env", |_, s| Value::from_serialize(&s.env)),
+    ("volumes", |_, s| Value::from_serialize(&s.volumes)),
+    ("limits", |_, s| Value::from_serialize(s.limits)),
+    ("backup", |_, s| Value::from_serialize(&s.backup)),
+    ("depends_on", |_, s| Value::from_serialize(&s.depends_on)),
+    ("networks", |_, s| Value::from_serialize(&s.networks)),
+    ("dev", |_, s| Value::from_serialize(&s.dev)),
+    ("prod", |_, s| Value::from_serialize(&s.prod)),
+    ("fields", kind_fields),
+    ("dev_override", |_, s| Value::from(dev_override(s))),
+    // The command holds no secret, so a Dockerfile may bake it in as `CMD`.
+    ("command_literal", |_, s| Value::from(s.command.as_ref().is_some_and(|words| words.iter().all(|word| !word.is_secret())))),
 ];
+
+/// The keys of [`FIELDS`], for enumerating a view.
+static KEYS: &[&str] = &{
+    let mut keys = [""; FIELDS.len()];
+    let mut index = 0;
+    while index < keys.len() {
+        keys[index] = FIELDS[index].0;
+        index += 1;
+    }
+    keys
+};
 
 impl ServiceView {
     pub fn new(stack: Arc<Stack>, index: usize) -> Self {
         Self { stack, index, converted: std::array::from_fn(|_| OnceLock::new()) }
     }
+}
 
-    fn convert(&self, key: &str) -> Value {
-        let s = &self.stack.services[self.index];
-        match key {
-            "name" => Value::from(s.name.as_str()),
-            "kind" => Value::from(s.kind.as_str()),
-            "image" => Value::from_serialize(&s.image),
-            "base_image" => Value::from_serialize(&s.base_image),
-            "digest" => Value::from(s.digest),
-            "build" => Value::from_serialize(&s.build),
-            "command" => Value::from_serialize(&s.command),
-            "workdir" => Value::from_serialize(&s.workdir),
-            "port" => Value::from_serialize(s.port),
-            "publish" => Value::from_serialize(s.publish),
-            "health" => Value::from_serialize(&s.health),
-            "route" => Value::from_serialize(&s.route),
-            "release" => Value::from_serialize(&s.release),
-            "stateful" => Value::from(s.stateful),
-            "read_only" => Value::from(s.read_only),
-            "tmpfs" => Value::from_serialize(&s.tmpfs),
-            "cap_add" => Value::from_serialize(&s.cap_add),
-            "user" => Value::from_serialize(&s.user),
-            "env" => Value::from_serialize(&s.env),
-            "volumes" => Value::from_serialize(&s.volumes),
-            "limits" => Value::from_serialize(s.limits),
-            "backup" => Value::from_serialize(&s.backup),
-            "depends_on" => Value::from_serialize(&s.depends_on),
-            "networks" => Value::from_serialize(&s.networks),
-            "dev" => Value::from_serialize(&s.dev),
-            "prod" => Value::from_serialize(&s.prod),
-            "fields" => {
-                // Kind templates may test optional fields the service leaves unset.
-                let mut fields: IndexMap<&str, Value> =
-                    s.fields.iter().map(|(name, value)| (name.as_str(), Value::from_serialize(value))).collect();
-                for name in self.stack.kind_fields.get(&s.kind).into_iter().flatten() {
-                    fields.entry(name.as_str()).or_insert(Value::from(()));
-                }
-                Value::from_serialize(&fields)
-            }
-            "dev_override" => Value::from(dev_override(s)),
-            // The command holds no secret, so a Dockerfile may bake it in as `CMD`.
-            "command_literal" => Value::from(s.command.as_ref().is_some_and(|words| words.iter().all(|word| !word.is_secret()))),
-            other => unreachable!("`{other}` is not in KEYS"),
-        }
+/// The fields the service sets, and the kind's other fields as null: kind
+/// templates may test optional fields the service leaves unset.
+fn kind_fields(stack: &Stack, service: &Service) -> Value {
+    let mut fields: IndexMap<&str, Value> =
+        service.fields.iter().map(|(name, value)| (name.as_str(), Value::from_serialize(value))).collect();
+    for name in stack.kind_fields.get(&service.kind).into_iter().flatten() {
+        fields.entry(name.as_str()).or_insert(Value::from(()));
     }
+    Value::from_serialize(&fields)
 }
 
 /// The development override is written for this service.
@@ -139,7 +122,8 @@ impl Object for ServiceView {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
         let slot = KEYS.iter().position(|k| *k == key)?;
-        Some(self.converted[slot].get_or_init(|| self.convert(key)).clone())
+        let convert = FIELDS[slot].1;
+        Some(self.converted[slot].get_or_init(|| convert(&self.stack, &self.stack.services[self.index])).clone())
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
