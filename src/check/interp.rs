@@ -73,14 +73,38 @@ impl Interpolator {
         if !template.contains("{{") && !template.contains("{%") {
             return without_controls(template).map(|()| Text::literal(template));
         }
+        if let Some(value) = sole_variable(template).and_then(|name| context.get(name)).and_then(Value::as_str) {
+            return rendered(value);
+        }
         let context: std::collections::BTreeMap<&str, &Value> = context.iter().map(|(k, v)| (k.as_str(), v)).collect();
         let rendered = self.env.render_str(template, context).map_err(|error| match error.detail() {
             Some(detail) => format!("{}: {detail}", error.kind()),
             None => error.kind().to_string(),
         })?;
-        without_controls(&rendered)?;
-        Ok(to_text(&rendered))
+        self::rendered(&rendered)
     }
+}
+
+/// The variable a template made of `{{ name }}` alone prints. Most kind
+/// strings are that (`export host = "{{ name }}"`); when the variable holds
+/// a string, the string is what minijinja would print, so it needs no
+/// template compiled (a tenth of a large stack's checking time).
+pub fn sole_variable(template: &str) -> Option<&str> {
+    let name = template.strip_prefix("{{")?.strip_suffix("}}")?.trim_matches(' ');
+    let mut bytes = name.bytes();
+    let starts_a_name = bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    // Jinja's literals are names too, but print themselves.
+    let literal = matches!(name, "true" | "false" | "none" | "True" | "False" | "None");
+    (starts_a_name && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') && !literal).then_some(name)
+}
+
+/// What a kind string rendered to, checked and split into parts.
+///
+/// # Errors
+/// The rendered string holds a control character.
+pub fn rendered(text: &str) -> Result<Text, String> {
+    without_controls(text)?;
+    Ok(to_text(text))
 }
 
 /// A kind string lands in generated files as it renders: a line break or
@@ -103,6 +127,30 @@ mod tests {
             to_text(&format!("x{}y", secret_sentinel("V"))),
             Text(vec![Part::Literal("x".into()), Part::Secret("V".into()), Part::Literal("y".into())])
         );
+    }
+
+    #[test]
+    fn a_sole_variable_renders_as_minijinja_would() {
+        assert_eq!(sole_variable("{{ name }}"), Some("name"));
+        assert_eq!(sole_variable("{{name}}"), Some("name"));
+        for not_sole in ["{{ a.b }}", "{{ a }}x", "{{- a }}", "{{ none }}", "{{ True }}", "{{ 1a }}", "{{ }}", "{{ a|upper }}"] {
+            assert_eq!(sole_variable(not_sole), None, "{not_sole}");
+        }
+        let interp = Interpolator::default();
+        let context: IndexMap<String, Value> = [
+            ("name".to_string(), Value::from("db")),
+            ("url".to_string(), Value::from(format!("postgres://{}@db", secret_sentinel("PW")))),
+            ("port".to_string(), Value::from(5432)),
+        ]
+        .into_iter()
+        .collect();
+        for template in ["{{ name }}", "{{url}}", "{{ port }}"] {
+            let inner = template.trim_start_matches("{{").trim_end_matches("}}").trim();
+            let through_minijinja = interp.render(&format!("{{{{ {inner} }}}}{{# #}}"), &context);
+            assert_eq!(interp.render(template, &context), through_minijinja, "{template}");
+        }
+        assert_eq!(interp.render("{{ name }}", &context), Ok(Text::literal("db")));
+        assert!(interp.render("{{ missing }}", &context).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::cell::OnceCell;
 use indexmap::{IndexMap, IndexSet};
 use minijinja::Value;
 
-use super::interp::{secret_sentinel, Interpolator};
+use super::interp::{self, secret_sentinel, Interpolator};
 use super::kinds::{KindDef, RESERVED};
 use super::types::{check_default, check_rendered, check_value, HealthForm, HealthSpec, Type, Val};
 use crate::diag::{did_you_mean, Diagnostic};
@@ -397,6 +397,20 @@ impl<'k> Resolver<'k> {
         // (`{% if maxmemory %}`), but printing one is an error, never "None".
         context.insert("__secret_vars".into(), Value::from_serialize(&instance.secret_vars));
         context
+    }
+
+    /// One entry of [`Resolver::build_context`]'s context, without building
+    /// the rest: fields first, as there they replace the base entries.
+    fn context_value(&self, instance: &Instance<'_>, name: &str) -> Option<Value> {
+        if let Some((val, _)) = instance.values.get(name) {
+            return Some(val_to_value(val, instance.secret_vars.get(name).map(String::as_str)));
+        }
+        match name {
+            "name" => Some(Value::from(instance.name.name.as_str())),
+            "stack" => Some(Value::from(self.stack_name.as_str())),
+            "domain" => self.domain.as_deref().map(Value::from),
+            _ => None,
+        }
     }
 
     /// An instance's template context, built on first use and kept until
@@ -1404,7 +1418,11 @@ impl<'k> Resolver<'k> {
                     return None;
                 }
                 let ExprKind::Str(template) = &template.kind else { return None };
-                let rendered = self.interp.render(template, &self.build_context(other));
+                let sole = interp::sole_variable(template).and_then(|name| self.context_value(other, name));
+                let rendered = match sole.as_ref().and_then(Value::as_str) {
+                    Some(value) => interp::rendered(value),
+                    None => self.interp.render(template, &self.build_context(other)),
+                };
                 match rendered {
                     Ok(text) => {
                         let condition = if other_has_health(other) { Condition::ServiceHealthy } else { Condition::ServiceStarted };

@@ -33,12 +33,37 @@ pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
     }
     check_lines(file, text)?;
     check_nesting(file, text)?;
+    let first = skip_trivia(text, 0);
+    if let Some(items) = parse_in_parallel(file, text, first) {
+        return Ok(File { items });
+    }
+    let chunk = parse_items(file, text, first, text.len());
+    if chunk.errors.is_empty() {
+        Ok(File { items: chunk.items })
+    } else {
+        Err(chunk.errors)
+    }
+}
+
+/// The items parsed from one stretch of a file.
+struct Chunk {
+    items: Vec<Item>,
+    errors: Vec<Diagnostic>,
+    /// Where the item after the last one parsed starts.
+    end: usize,
+    declarations: usize,
+    values: usize,
+}
+
+/// Parses the items that start in `from..until`; the limits count from
+/// `from`. Stops at the first syntax error (pest cannot resume after one).
+fn parse_items(file: usize, text: &str, from: usize, until: usize) -> Chunk {
     let converter = Converter { file, base: std::cell::Cell::new(0), values: std::cell::Cell::new(0) };
     let mut items = Vec::new();
     let mut errors = Vec::new();
-    let mut base = skip_trivia(text, 0);
+    let mut base = from;
     let mut declarations = 0;
-    while base < text.len() {
+    while base < until {
         let rest = &text[base..];
         let pairs = match parse_item(rest) {
             Ok(pairs) => pairs,
@@ -67,10 +92,64 @@ pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
         }
         base = skip_trivia(text, base + end);
     }
-    if errors.is_empty() {
-        Ok(File { items })
-    } else {
-        Err(errors)
+    Chunk { items, errors, end: base, declarations, values: converter.values.get() }
+}
+
+/// Smallest file parsed on several threads. Below it, starting threads
+/// costs more than they save (about half a millisecond on a 2-vCPU VM, the
+/// time pest takes for 10 KB); the threshold keeps generous margin.
+const PARALLEL_PARSE_BYTES: usize = 96 * 1024;
+
+/// Parses a large file in stretches, one thread each. A stretch starts at a
+/// line that opens with a declaration keyword; the result is used only if
+/// each stretch's last item ends exactly where the next stretch starts (so
+/// no start fell inside an item) and nothing failed, which makes it the
+/// result a single pass would give: an item's parse depends only on the
+/// text from its start. Otherwise `None`, and the caller parses in one
+/// pass, which also gives errors their exact order.
+fn parse_in_parallel(file: usize, text: &str, first: usize) -> Option<Vec<Item>> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(MAX_PARSE_THREADS);
+    if text.len() < PARALLEL_PARSE_BYTES || threads < 2 {
+        return None;
+    }
+    let mut starts = vec![first];
+    for part in 1..threads {
+        let start = declaration_line_after(text, text.len() * part / threads)?;
+        if start > *starts.last().expect("starts is not empty") {
+            starts.push(start);
+        }
+    }
+    let mut bounds: Vec<(usize, usize)> = starts.windows(2).map(|pair| (pair[0], pair[1])).collect();
+    bounds.push((*starts.last().expect("starts is not empty"), text.len()));
+    let chunks: Vec<Chunk> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds[1..].iter().map(|&(from, until)| scope.spawn(move || parse_items(file, text, from, until))).collect();
+        let mut chunks = vec![parse_items(file, text, bounds[0].0, bounds[0].1)];
+        chunks.extend(handles.into_iter().map(|handle| handle.join().expect("a parse thread does not panic")));
+        chunks
+    });
+    let landed = chunks.iter().zip(&bounds).all(|(chunk, &(_, until))| chunk.end == until);
+    let within_limits = chunks.iter().map(|c| c.declarations).sum::<usize>() <= MAX_DECLARATIONS
+        && chunks.iter().map(|c| c.values).sum::<usize>() <= MAX_VALUES;
+    if !landed || !within_limits || chunks.iter().any(|chunk| !chunk.errors.is_empty()) {
+        return None;
+    }
+    Some(chunks.into_iter().flat_map(|chunk| chunk.items).collect())
+}
+
+/// Most threads one file is parsed on.
+const MAX_PARSE_THREADS: usize = 4;
+
+/// The start of the first line at or after `offset` that begins with a
+/// declaration keyword, if any.
+fn declaration_line_after(text: &str, offset: usize) -> Option<usize> {
+    let mut at = offset;
+    loop {
+        // A newline byte is never inside a multi-byte character.
+        at += text.as_bytes().get(at..)?.iter().position(|&byte| byte == b'\n')? + 1;
+        let line = &text.as_bytes()[at..];
+        if ["service ", "secret ", "proxy ", "kind ", "stack "].iter().any(|keyword| line.starts_with(keyword.as_bytes())) {
+            return Some(at);
+        }
     }
 }
 
@@ -578,5 +657,45 @@ mod tests {
         assert_eq!(spans, ["field x : int", "field y : list(str)?", "field z : str = \"a\""]);
         let EntryKind::Field(field) = &body.entries[0].kind else { panic!("a field") };
         assert_eq!(&text[field.ty.span.start as usize..field.ty.span.end as usize], "int");
+    }
+
+    fn services(count: usize) -> String {
+        (0..count).map(|i| format!("service s{i}: image {{\n  image = \"nginx:1.27.3\"\n  env {{ INDEX = \"{i}\" }}\n}}\n\n")).collect()
+    }
+
+    fn in_one_pass(text: &str) -> Chunk {
+        parse_items(0, text, skip_trivia(text, 0), text.len())
+    }
+
+    #[test]
+    fn a_large_file_parses_on_threads_into_what_one_pass_gives() {
+        let text = format!("# many services\nstack big {{}}\n{}", services(3_000));
+        assert!(text.len() > PARALLEL_PARSE_BYTES);
+        if std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) > 1 {
+            assert!(parse_in_parallel(0, &text, skip_trivia(&text, 0)).is_some(), "the threads' stretches join up");
+        }
+        let file = parse(0, &text).expect("parses");
+        assert_eq!(file.items.len(), 3_001);
+        let one_pass = in_one_pass(&text);
+        assert!(one_pass.errors.is_empty());
+        // Spans included: an item from a later stretch must carry offsets in the whole file.
+        assert!(format!("{:?}", file.items) == format!("{:?}", one_pass.items), "the items differ");
+    }
+
+    #[test]
+    fn a_stretch_that_starts_inside_an_item_falls_back_to_one_pass() {
+        // Every line inside this kind's body starts like a declaration.
+        let body: String = (0..1_000).map(|i| format!("service = \"{i:0>100}\"\n")).collect();
+        let text = format!("kind k {{\n{body}}}\n{}", services(10));
+        assert!(parse_in_parallel(0, &text, 0).is_none());
+        assert_eq!(parse(0, &text).map(|file| file.items.len()).map_err(|errors| errors.len()), Ok(11));
+    }
+
+    #[test]
+    fn an_error_late_in_a_large_file_is_the_one_a_single_pass_reports() {
+        let text = format!("{}service broken: image {{ image = }}\n{}", services(2_000), services(10));
+        let errors = parse(0, &text).expect_err("fails");
+        assert_eq!(format!("{errors:?}"), format!("{:?}", in_one_pass(&text).errors));
+        assert_eq!(errors.len(), 1);
     }
 }
