@@ -457,3 +457,32 @@ fn an_endless_input_is_refused_without_reading_it_all() {
     let text = stderr(&output);
     assert!(text.contains("error[E0002]") && text.contains("too large"), "{text}");
 }
+
+/// Threads change how fast a large stack compiles, never what it compiles to.
+#[test]
+fn a_large_stack_compiles_to_the_same_bytes_on_one_thread_or_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let services: String = (0..800)
+        .map(|i| format!("service s{i}: image {{\n  image = \"nginx:1.27.3\"\n  port = 8080\n  volume data = \"/data\"\n  env {{ MODE = \"bench\", N = \"{i}\" }}\n}}\n\n"))
+        .collect();
+    let stack = dir.path().join("stack.rag");
+    std::fs::write(&stack, format!("stack big {{}}\n\n{services}")).unwrap();
+    assert!(std::fs::metadata(&stack).unwrap().len() > 96 * 1024, "large enough to parse on threads");
+    let compile = |jobs: &str, out: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_ragc"))
+            .args(["compile", stack.to_str().unwrap(), "--out", dir.path().join(out).to_str().unwrap()])
+            .env("RAGC_JOBS", jobs)
+            .output()
+            .expect("ragc runs");
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    };
+    compile("1", "one");
+    compile("4", "four");
+    for file in ["compose.yaml", "compose.production.yaml", ".compose-lint.yml", ".env.example", "ops/health-check.sh"] {
+        let one = std::fs::read(dir.path().join("one").join(file)).unwrap();
+        let four = std::fs::read(dir.path().join("four").join(file)).unwrap();
+        assert!(one == four, "{file} differs");
+    }
+    let compose = std::fs::read_to_string(dir.path().join("one/compose.yaml")).unwrap();
+    assert!(compose.contains("  s799:\n"), "every service is there");
+}

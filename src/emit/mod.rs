@@ -9,7 +9,6 @@ pub mod filters;
 mod header;
 mod views;
 
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -233,7 +232,7 @@ fn run_jobs(env: &Environment<'_>, jobs: &[Job], source: &str, threads: usize) -
             let job = &jobs[index];
             let artifact = render(env, &job.template, &job.context).map(|body| Artifact {
                 path: job.path.clone(),
-                contents: Contents::Text(with_header(&body, job.style, source)),
+                contents: Contents::Text(with_header(body, job.style, source)),
                 mode: job.mode,
             });
             let _ = done[index].set(artifact);
@@ -254,7 +253,7 @@ fn render_threads(services: usize) -> usize {
     if services < PARALLEL_RENDER_SERVICES {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, NonZeroUsize::get).min(MAX_RENDER_THREADS)
+        crate::threads(MAX_RENDER_THREADS)
     }
 }
 

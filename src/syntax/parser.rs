@@ -108,7 +108,7 @@ const PARALLEL_PARSE_BYTES: usize = 96 * 1024;
 /// text from its start. Otherwise `None`, and the caller parses in one
 /// pass, which also gives errors their exact order.
 fn parse_in_parallel(file: usize, text: &str, first: usize) -> Option<Vec<Item>> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(MAX_PARSE_THREADS);
+    let threads = crate::threads(MAX_PARSE_THREADS);
     if text.len() < PARALLEL_PARSE_BYTES || threads < 2 {
         return None;
     }
@@ -671,7 +671,7 @@ mod tests {
     fn a_large_file_parses_on_threads_into_what_one_pass_gives() {
         let text = format!("# many services\nstack big {{}}\n{}", services(3_000));
         assert!(text.len() > PARALLEL_PARSE_BYTES);
-        if std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) > 1 {
+        if crate::threads(MAX_PARSE_THREADS) > 1 {
             assert!(parse_in_parallel(0, &text, skip_trivia(&text, 0)).is_some(), "the threads' stretches join up");
         }
         let file = parse(0, &text).expect("parses");
