@@ -130,19 +130,33 @@ pub fn analyze(input: &Input) -> Compilation {
     Compilation { sources, stack: stack.map(std::sync::Arc::new), diagnostics, stack_file }
 }
 
-/// How many threads a phase may use, at most `cap`: `RAGC_JOBS` when set to
-/// a positive number, else the machine's parallelism. `RAGC_JOBS=1` keeps a
-/// compile on one thread, which at 10,000 services peaks about 6 MiB lower
-/// (each thread's allocator arena keeps memory the others cannot reuse).
+/// Threads set by [`set_jobs`]; 0 when not set.
+static JOBS_SET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sets how many threads a phase may use (`ragc --jobs`), over `RAGC_JOBS`.
+pub fn set_jobs(jobs: usize) {
+    JOBS_SET.store(jobs, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many threads a phase may use, at most `cap`: what [`set_jobs`] set,
+/// else `RAGC_JOBS` when it is a positive number, else the machine's
+/// parallelism. One thread keeps a 10,000-service compile about 6 MiB lower
+/// in peak memory (each thread's allocator arena keeps memory the others
+/// cannot reuse), at a third of the speed.
 pub fn threads(cap: usize) -> usize {
-    static JOBS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let jobs = *JOBS.get_or_init(|| {
-        std::env::var("RAGC_JOBS")
-            .ok()
-            .and_then(|jobs| jobs.parse::<usize>().ok())
-            .filter(|&jobs| jobs > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
-    });
+    static DEFAULT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let set = JOBS_SET.load(std::sync::atomic::Ordering::Relaxed);
+    let jobs = if set > 0 {
+        set
+    } else {
+        *DEFAULT.get_or_init(|| {
+            std::env::var("RAGC_JOBS")
+                .ok()
+                .and_then(|jobs| jobs.parse::<usize>().ok())
+                .filter(|&jobs| jobs > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+        })
+    };
     jobs.min(cap)
 }
 

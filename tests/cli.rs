@@ -468,21 +468,27 @@ fn a_large_stack_compiles_to_the_same_bytes_on_one_thread_or_several() {
     let stack = dir.path().join("stack.rag");
     std::fs::write(&stack, format!("stack big {{}}\n\n{services}")).unwrap();
     assert!(std::fs::metadata(&stack).unwrap().len() > 96 * 1024, "large enough to parse on threads");
-    let compile = |jobs: &str, out: &str| {
+    let compile = |jobs_flag: &[&str], jobs_env: &str, out: &str| {
         let output = Command::new(env!("CARGO_BIN_EXE_ragc"))
             .args(["compile", stack.to_str().unwrap(), "--out", dir.path().join(out).to_str().unwrap()])
-            .env("RAGC_JOBS", jobs)
+            .args(jobs_flag)
+            .env("RAGC_JOBS", jobs_env)
             .output()
             .expect("ragc runs");
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     };
-    compile("1", "one");
-    compile("4", "four");
+    compile(&[], "1", "one");
+    compile(&[], "4", "four");
+    compile(&["--jobs", "1"], "4", "flag-one");
+    compile(&["-j", "3"], "1", "flag-three");
     for file in ["compose.yaml", "compose.production.yaml", ".compose-lint.yml", ".env.example", "ops/health-check.sh"] {
         let one = std::fs::read(dir.path().join("one").join(file)).unwrap();
-        let four = std::fs::read(dir.path().join("four").join(file)).unwrap();
-        assert!(one == four, "{file} differs");
+        for other in ["four", "flag-one", "flag-three"] {
+            assert!(one == std::fs::read(dir.path().join(other).join(file)).unwrap(), "{file} differs in {other}");
+        }
     }
+    let zero = ragc(&["compile", stack.to_str().unwrap(), "--jobs", "0"]);
+    assert_eq!(zero.status.code(), Some(2), "{}", stderr(&zero));
     let compose = std::fs::read_to_string(dir.path().join("one/compose.yaml")).unwrap();
     assert!(compose.contains("  s799:\n"), "every service is there");
 }

@@ -61,6 +61,10 @@ pub struct Cli {
     /// When to color output: on a terminal only by default, never with NO_COLOR set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
+    /// Most threads to parse and render with (default: RAGC_JOBS, else one
+    /// per CPU). Only stacks of hundreds of services use more than one.
+    #[arg(short, long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -100,6 +104,9 @@ pub struct ExplainArgs {
 
 /// Runs the command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Some(jobs) = cli.jobs {
+        crate::set_jobs(usize::from(jobs));
+    }
     let color = colored(cli.color, std::io::stderr().is_terminal());
     let code = match cli.command {
         Command::Compile(args) => compile::run(&args, color),
