@@ -66,7 +66,9 @@ pub struct Change {
     /// Relative to the output directory, `/`-separated.
     pub path: String,
     pub status: Status,
-    /// The bytes on disk, if any.
+    /// The bytes on disk, if any; for a file whose bytes are unchanged, its
+    /// bytes are `new` (not read into memory: at 10,000 services they are
+    /// megabytes no one needs twice).
     pub old: Option<Vec<u8>>,
     /// Permission bits on disk (Unix), if the file exists.
     pub old_mode: Option<u32>,
@@ -183,13 +185,23 @@ impl Problem {
 /// How a path under the output directory looks, without following links.
 enum Entry {
     Missing,
-    File { bytes: Vec<u8>, mode: Option<u32> },
+    File {
+        bytes: Vec<u8>,
+        mode: Option<u32>,
+    },
+    /// A file that holds exactly the expected bytes (not kept in memory).
+    Same {
+        mode: Option<u32>,
+    },
 }
 
 /// Reads `relative` under `out_dir`, refusing what ragc must not write through:
 /// a symbolic link (at the path or a directory on the way), a directory where
-/// a file goes, a file where a directory goes.
-fn inspect(out_dir: &Path, relative: &str) -> Result<Entry, Problem> {
+/// a file goes, a file where a directory goes. A file of the `expected`
+/// length is first compared with it as it is read, a block at a time: at
+/// 10,000 services, reading the whole Compose file to compare it was the
+/// peak of the compile's memory.
+fn inspect(out_dir: &Path, relative: &str, expected: Option<&[u8]>) -> Result<Entry, Problem> {
     let parts: Vec<&str> = relative.split('/').collect();
     let mut path = out_dir.to_path_buf();
     for (index, part) in parts.iter().enumerate() {
@@ -222,8 +234,13 @@ fn inspect(out_dir: &Path, relative: &str) -> Result<Entry, Problem> {
                     "ragc writes a file at this path: move what is there away",
                 ));
             }
-            let bytes =
-                fs::read(&path).map_err(|e| Problem::environment(&path, format!("can't read {}: {e}", path.display()), access_help()))?;
+            let unreadable = |e: std::io::Error| Problem::environment(&path, format!("can't read {}: {e}", path.display()), access_help());
+            if let Some(expected) = expected.filter(|expected| expected.len() as u64 == meta.len()) {
+                if holds_exactly(&path, expected).map_err(unreadable)? {
+                    return Ok(Entry::Same { mode: mode_of(&meta) });
+                }
+            }
+            let bytes = fs::read(&path).map_err(unreadable)?;
             return Ok(Entry::File { bytes, mode: mode_of(&meta) });
         }
     }
@@ -273,22 +290,31 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
     }
     let mut changes = Vec::new();
     for artifact in &plan.artifacts {
-        let entry = match inspect(out_dir, &artifact.path) {
+        let expected = match &artifact.contents {
+            Contents::Text(text) => Some(text.as_bytes()),
+            Contents::Secrets(_) => None,
+        };
+        let entry = match inspect(out_dir, &artifact.path, expected) {
             Ok(entry) => entry,
             Err(problem) => {
                 problems.push(problem);
                 continue;
             }
         };
-        let (old, old_mode) = match entry {
-            Entry::Missing => (None, None),
-            Entry::File { bytes, mode } => (Some(bytes), mode),
+        let (old, old_mode, same) = match entry {
+            Entry::Missing => (None, None, false),
+            Entry::File { bytes, mode } => (Some(bytes), mode, false),
+            // Only the permission bits change: the rewrite needs the old
+            // bytes, to restore them if the transaction rolls back.
+            Entry::Same { mode } if mode.is_some_and(|mode| mode != artifact.mode) => (expected.map(<[u8]>::to_vec), mode, false),
+            Entry::Same { mode } => (None, mode, true),
         };
         // Decoded only when needed: usually the old bytes equal the new ones.
         let text = || old.as_deref().map(String::from_utf8_lossy);
         let (new, status) = match &artifact.contents {
             Contents::Text(new) => {
                 let status = match &old {
+                    None if same => Status::Unchanged,
                     None => Status::Create,
                     // The same bytes carry ragc's header and its digest:
                     // nothing to hash (the common case, and megabytes at 10,000 services).
@@ -352,6 +378,23 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
         });
     }
     Ok(Changes { out_dir: out_dir.to_path_buf(), changes })
+}
+
+/// True when the file at `path` holds exactly `expected`.
+fn holds_exactly(path: &Path, mut expected: &[u8]) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut file = fs::File::open(path)?;
+    let mut block = vec![0; 64 * 1024];
+    loop {
+        let read = file.read(&mut block)?;
+        if read == 0 {
+            return Ok(expected.is_empty());
+        }
+        match expected.strip_prefix(&block[..read]) {
+            Some(rest) => expected = rest,
+            None => return Ok(false),
+        }
+    }
 }
 
 /// Files under `out_dir` with a ragc header that the plan no longer has,

@@ -133,7 +133,19 @@ fn parse_in_parallel(file: usize, text: &str, first: usize) -> Option<Vec<Item>>
     if !landed || !within_limits || chunks.iter().any(|chunk| !chunk.errors.is_empty()) {
         return None;
     }
-    Some(chunks.into_iter().flat_map(|chunk| chunk.items).collect())
+    // The other threads' items are copied into this thread's allocator arena
+    // and their own freed: left where they are, they would hold that arena
+    // through the whole check, and this thread's arena could not reuse the
+    // space (10,000 services: 99 -> 91 MiB peak, for a few milliseconds).
+    let mut items = Vec::with_capacity(chunks.iter().map(|chunk| chunk.items.len()).sum());
+    for (index, chunk) in chunks.into_iter().enumerate() {
+        if index == 0 {
+            items.extend(chunk.items);
+        } else {
+            items.extend(chunk.items.iter().cloned());
+        }
+    }
+    Some(items)
 }
 
 /// Most threads one file is parsed on.
