@@ -108,8 +108,12 @@ const PARALLEL_PARSE_BYTES: usize = 96 * 1024;
 /// text from its start. Otherwise `None`, and the caller parses in one
 /// pass, which also gives errors their exact order.
 fn parse_in_parallel(file: usize, text: &str, first: usize) -> Option<Vec<Item>> {
+    // Size first: asking for the machine's parallelism reads cgroup files.
+    if text.len() < PARALLEL_PARSE_BYTES {
+        return None;
+    }
     let threads = crate::threads(MAX_PARSE_THREADS);
-    if text.len() < PARALLEL_PARSE_BYTES || threads < 2 {
+    if threads < 2 {
         return None;
     }
     let mut starts = vec![first];
