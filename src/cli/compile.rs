@@ -68,6 +68,9 @@ pub fn run(args: &CompileArgs, color: bool) -> u8 {
                     out_dir.join(".env.production").display()
                 );
             }
+            // The process ends next: freeing the model, the artifacts and the
+            // comparison piece by piece would cost 2% of a large compile.
+            std::mem::forget((compilation, plan, changes));
             EXIT_OK
         }
         Err(WriteError::Refused(problems)) => {

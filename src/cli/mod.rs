@@ -102,7 +102,8 @@ pub struct ExplainArgs {
     pub code: Option<String>,
 }
 
-/// Runs the command line and returns the process exit code.
+/// Runs the command line and returns the process exit code. Once per
+/// process: a successful compile leaves its memory to the process's exit.
 pub fn run(cli: Cli) -> ExitCode {
     if let Some(jobs) = cli.jobs {
         crate::set_jobs(usize::from(jobs));
