@@ -37,10 +37,17 @@ fn parts(value: &Value, mut literal: impl FnMut(&str) -> String, mut secret: imp
 /// (controls, surrogates, U+FFFE/U+FFFF) or would fold as a line break (NEL,
 /// U+2028, U+2029) or drop as a byte order mark (U+FEFF) written as an escape.
 pub fn yaml_quote(text: &str) -> String {
+    yaml_quote_doubling(text, false)
+}
+
+/// [`yaml_quote`], with every `$` doubled when `double_dollars` is set: one
+/// pass and one allocation for the commonest value in a Compose file.
+fn yaml_quote_doubling(text: &str, double_dollars: bool) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for ch in text.chars() {
         match ch {
+            '$' if double_dollars => out.push_str("$$"),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
@@ -65,6 +72,9 @@ fn yaml_needs_escape(ch: char) -> bool {
 /// every string), secrets as `${VAR:?...}` resolved from `.env.production`,
 /// the whole as a YAML double-quoted scalar.
 pub fn compose(value: &Value) -> Result<String, Error> {
+    if let Some(text) = value.as_str() {
+        return Ok(yaml_quote_doubling(text, true));
+    }
     let text = parts(value, |literal| literal.replace('$', "$$"), |var| format!("${{{var}:?{var} is not set: see .env.production}}"))?;
     Ok(yaml_quote(&text))
 }
@@ -176,6 +186,10 @@ mod tests {
     #[test]
     fn compose_escapes_dollars_and_quotes() {
         assert_eq!(compose(&Value::from("a$b\"c")).unwrap(), r#""a$$b\"c""#);
+        // A secret part keeps its single `$`; literal parts around it are doubled.
+        let text = Value::from_serialize(serde_json::json!([{"kind": "literal", "value": "u:$"}, {"kind": "secret", "value": "PW"}]));
+        assert_eq!(compose(&text).unwrap(), r#""u:$$${PW:?PW is not set: see .env.production}""#);
+        assert_eq!(compose(&Value::from(8080)).unwrap(), r#""8080""#);
     }
 
     #[test]

@@ -272,10 +272,11 @@ fn render_threads(services: usize) -> usize {
 /// A template failed: a value could not be written safely, or a kind's
 /// template is broken.
 pub fn emit(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates) -> Result<Plan, EmitError> {
-    emit_on(stack, options, user, render_threads(stack.services.len()))
+    let services = stack.services.len();
+    emit_on(stack, options, user, render_threads(services), services < views::SHARED_VIEWS_BELOW)
 }
 
-fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, threads: usize) -> Result<Plan, EmitError> {
+fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, threads: usize, share_views: bool) -> Result<Plan, EmitError> {
     let env = environment(user);
     let (context_dir, out_from_context) = relative_paths(options, &stack.settings.context);
     let paths = Paths { context: context_dir, out_from_context };
@@ -328,8 +329,8 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         compose_files: json!({ "production": "--env-file .env.production -f compose.yaml -f compose.production.yaml" }),
     };
     // Converted to template values once: every render shares them.
-    let services = minijinja::Value::from_object(views::Services { stack: Arc::clone(stack) });
-    let context = minijinja::context! { services, ..minijinja::Value::from_serialize(&context) };
+    let services = Arc::new(views::Services::new(Arc::clone(stack), share_views));
+    let context = minijinja::context! { services => minijinja::Value::from_dyn_object(Arc::clone(&services)), ..minijinja::Value::from_serialize(&context) };
     let mut jobs = Vec::new();
     let mut job = |path: String, template: String, context: &minijinja::Value, style: CommentStyle, mode: u32| {
         jobs.push(Job { path, template, context: context.clone(), style, mode });
@@ -339,7 +340,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         if build.owner != service.name {
             continue;
         }
-        let view = minijinja::Value::from_object(views::ServiceView::new(Arc::clone(stack), index));
+        let view = services.view(index);
         let local = minijinja::context! { service => view, ..context.clone() };
         job(format!("Dockerfile.{}", service.name), format!("dockerfile/{}.j2", build.template), &local, CommentStyle::Dockerfile, 0o644);
         job(format!("Dockerfile.{}.dockerignore", service.name), "dockerignore.j2".into(), &local, CommentStyle::Hash, 0o644);
@@ -387,6 +388,7 @@ mod tests {
         assert_eq!(relative_paths(&options("../../tmp/out", "../../work/app"), "."), ("../../work/app".into(), "../../tmp/out".into()));
     }
 
+    /// Also: views kept for the compile render what views made per read do.
     #[test]
     fn threads_render_what_one_thread_renders() {
         let services: String = (0..PARALLEL_RENDER_SERVICES)
@@ -395,8 +397,8 @@ mod tests {
         let stack = format!("stack big {{}}\nsecret key = generate(hex, 32)\n{services}");
         let input = crate::input::Input::from_text("stack.rag", &stack);
         let stack = crate::analyze(&input).stack.expect("checks");
-        let one = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 1).expect("renders");
-        let four = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 4).expect("renders");
+        let one = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 1, true).expect("renders");
+        let four = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 4, false).expect("renders");
         assert_eq!(one.artifacts.len(), 7);
         assert!(one.render_for_review() == four.render_for_review(), "the outputs differ");
     }

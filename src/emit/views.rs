@@ -13,7 +13,34 @@ use crate::model::{Service, Stack};
 /// `services`: every service in declaration order.
 #[derive(Debug)]
 pub struct Services {
-    pub stack: Arc<Stack>,
+    stack: Arc<Stack>,
+    /// One view per service for the whole compile, so that the four
+    /// templates looping over the services convert each field once, not
+    /// four times. The views keep what they converted until the compile
+    /// ends, so large stacks make a view per read instead.
+    shared: Option<Box<[OnceLock<Value>]>>,
+}
+
+/// Fewer services than this keep their views for the whole compile (a few
+/// KB each once converted).
+pub const SHARED_VIEWS_BELOW: usize = 1_000;
+
+impl Services {
+    /// With `share`, each service's view is made once and kept.
+    pub fn new(stack: Arc<Stack>, share: bool) -> Self {
+        let count = stack.services.len();
+        let shared = share.then(|| (0..count).map(|_| OnceLock::new()).collect());
+        Self { stack, shared }
+    }
+
+    /// The view of the service at `index`, which must exist.
+    pub fn view(&self, index: usize) -> Value {
+        let view = || Value::from_object(ServiceView::new(Arc::clone(&self.stack), index));
+        match &self.shared {
+            Some(shared) => shared[index].get_or_init(view).clone(),
+            None => view(),
+        }
+    }
 }
 
 impl Object for Services {
@@ -23,7 +50,7 @@ impl Object for Services {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let index = key.as_usize()?;
-        (index < self.stack.services.len()).then(|| Value::from_object(ServiceView::new(Arc::clone(&self.stack), index)))
+        (index < self.stack.services.len()).then(|| self.view(index))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
