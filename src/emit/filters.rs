@@ -37,14 +37,22 @@ fn parts(value: &Value, mut literal: impl FnMut(&str) -> String, mut secret: imp
 /// (controls, surrogates, U+FFFE/U+FFFF) or would fold as a line break (NEL,
 /// U+2028, U+2029) or drop as a byte order mark (U+FEFF) written as an escape.
 pub fn yaml_quote(text: &str) -> String {
-    yaml_quote_doubling(text, false)
+    quoted(&yaml_escape(text, false))
 }
 
-/// [`yaml_quote`], with every `$` doubled when `double_dollars` is set: one
-/// pass and one allocation for the commonest value in a Compose file.
-fn yaml_quote_doubling(text: &str, double_dollars: bool) -> String {
+/// `text` in double quotes.
+fn quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
+    out.push_str(text);
+    out.push('"');
+    out
+}
+
+/// The inside of a YAML double-quoted scalar, with every `$` doubled when
+/// `double_dollars` is set (Compose's escape, applied in the same pass).
+fn yaml_escape(text: &str, double_dollars: bool) -> String {
+    let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
         match ch {
             '$' if double_dollars => out.push_str("$$"),
@@ -57,7 +65,6 @@ fn yaml_quote_doubling(text: &str, double_dollars: bool) -> String {
             ch => out.push(ch),
         }
     }
-    out.push('"');
     out
 }
 
@@ -72,11 +79,12 @@ fn yaml_needs_escape(ch: char) -> bool {
 /// every string), secrets as `${VAR:?...}` resolved from `.env.production`,
 /// the whole as a YAML double-quoted scalar.
 pub fn compose(value: &Value) -> Result<String, Error> {
-    if let Some(text) = value.as_str() {
-        return Ok(yaml_quote_doubling(text, true));
-    }
-    let text = parts(value, |literal| literal.replace('$', "$$"), |var| format!("${{{var}:?{var} is not set: see .env.production}}"))?;
-    Ok(yaml_quote(&text))
+    let text = parts(
+        value,
+        |literal| yaml_escape(literal, true),
+        |var| yaml_escape(&format!("${{{var}:?{var} is not set: see .env.production}}"), false),
+    )?;
+    Ok(quoted(&text))
 }
 
 /// A value in a `.env` file, written so that Compose's dotenv reader gives
