@@ -2,34 +2,112 @@
 //! reaches an artifact through exactly one of these; a value a syntax can't
 //! hold safely is an error here, never a broken or injectable file.
 
+use std::fmt;
+
 use minijinja::{Error, ErrorKind, Value};
+
+use crate::model::{Part, Text};
 
 fn invalid(message: String) -> Error {
     Error::new(ErrorKind::InvalidOperation, message)
 }
 
-/// Reads a value that is either a plain string/number or a serialised
-/// [`crate::model::Text`] (a list of `{kind, value}` parts), rendering
-/// secret parts with `secret`.
-fn parts(value: &Value, mut literal: impl FnMut(&str) -> String, mut secret: impl FnMut(&str) -> String) -> Result<String, Error> {
-    if let Some(text) = value.as_str() {
-        return Ok(literal(text));
+/// One piece of a value on its way into an artifact: text written in the
+/// stack, or the variable that holds a secret.
+#[derive(Debug, Clone, Copy)]
+pub enum Piece<'a> {
+    Literal(&'a str),
+    Secret(&'a str),
+}
+
+/// What the escaping filters take: a model [`Text`], or a plain string.
+/// Templates compiled into ragc pass these directly; minijinja templates
+/// pass template values, read by [`pieces`].
+pub trait Pieces {
+    fn pieces(&self) -> impl Iterator<Item = Piece<'_>>;
+}
+
+impl Pieces for Text {
+    fn pieces(&self) -> impl Iterator<Item = Piece<'_>> {
+        self.0.iter().map(|part| match part {
+            Part::Literal(text) => Piece::Literal(text),
+            Part::Secret(var) => Piece::Secret(var),
+        })
+    }
+}
+
+impl Pieces for str {
+    fn pieces(&self) -> impl Iterator<Item = Piece<'_>> {
+        std::iter::once(Piece::Literal(self))
+    }
+}
+
+impl Pieces for String {
+    fn pieces(&self) -> impl Iterator<Item = Piece<'_>> {
+        self.as_str().pieces()
+    }
+}
+
+impl<T: Pieces + ?Sized> Pieces for &T {
+    fn pieces(&self) -> impl Iterator<Item = Piece<'_>> {
+        (**self).pieces()
+    }
+}
+
+/// Reads a template value that is either a plain string/number or a
+/// serialised [`Text`] (a list of `{kind, value}` parts) into owned pieces:
+/// `(true, var)` for a secret, `(false, text)` for a literal.
+fn pieces(value: &Value) -> Result<Vec<(bool, Value)>, Error> {
+    if value.as_str().is_some() {
+        return Ok(vec![(false, value.clone())]);
     }
     if value.is_number() || value.kind() == minijinja::value::ValueKind::Bool {
-        return Ok(literal(&value.to_string()));
+        return Ok(vec![(false, Value::from(value.to_string()))]);
     }
-    let mut out = String::new();
+    let mut out = Vec::new();
     for part in value.try_iter()? {
         let kind = part.get_attr("kind")?;
         let text = part.get_attr("value")?;
-        let text = text.as_str().ok_or_else(|| invalid("text part is not a string".into()))?;
+        if text.as_str().is_none() {
+            return Err(invalid("text part is not a string".into()));
+        }
         match kind.as_str() {
-            Some("literal") => out.push_str(&literal(text)),
-            Some("secret") => out.push_str(&secret(text)),
+            Some("literal") => out.push((false, text)),
+            Some("secret") => out.push((true, text)),
             _ => return Err(invalid("unknown text part".into())),
         }
     }
     Ok(out)
+}
+
+/// Runs `write` over a template value's pieces, into a new string.
+fn with_pieces(
+    value: &Value,
+    write: impl FnOnce(&mut String, &mut dyn Iterator<Item = Piece<'_>>) -> fmt::Result,
+) -> Result<String, Error> {
+    let owned = pieces(value)?;
+    let mut borrowed = owned.iter().map(|(secret, text)| {
+        let text = text.as_str().unwrap_or_default();
+        if *secret {
+            Piece::Secret(text)
+        } else {
+            Piece::Literal(text)
+        }
+    });
+    let mut out = String::new();
+    write(&mut out, &mut borrowed).expect("writing to a String never fails");
+    Ok(out)
+}
+
+/// The pieces joined, each secret written as `${VAR}`.
+pub fn write_plain<'a, W: fmt::Write + ?Sized>(out: &mut W, pieces: impl Iterator<Item = Piece<'a>>) -> fmt::Result {
+    for piece in pieces {
+        match piece {
+            Piece::Literal(text) => out.write_str(text)?,
+            Piece::Secret(var) => write!(out, "${{{var}}}")?,
+        }
+    }
+    Ok(())
 }
 
 /// A YAML double-quoted scalar that every YAML parser reads back byte for
@@ -37,35 +115,38 @@ fn parts(value: &Value, mut literal: impl FnMut(&str) -> String, mut secret: imp
 /// (controls, surrogates, U+FFFE/U+FFFF) or would fold as a line break (NEL,
 /// U+2028, U+2029) or drop as a byte order mark (U+FEFF) written as an escape.
 pub fn yaml_quote(text: &str) -> String {
-    quoted(&yaml_escape(text, false))
-}
-
-/// `text` in double quotes.
-fn quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
-    out.push_str(text);
+    write_yaml_escaped(&mut out, text, false).expect("writing to a String never fails");
     out.push('"');
     out
 }
 
 /// The inside of a YAML double-quoted scalar, with every `$` doubled when
 /// `double_dollars` is set (Compose's escape, applied in the same pass).
-fn yaml_escape(text: &str, double_dollars: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '$' if double_dollars => out.push_str("$$"),
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            ch if yaml_needs_escape(ch) => out.push_str(&format!("\\u{:04x}", u32::from(ch))),
-            ch => out.push(ch),
+/// Runs of plain characters are written in one piece.
+fn write_yaml_escaped<W: fmt::Write + ?Sized>(out: &mut W, text: &str, double_dollars: bool) -> fmt::Result {
+    let mut plain = 0;
+    for (at, ch) in text.char_indices() {
+        let escape = match ch {
+            '$' if double_dollars => "$$",
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\t' => "\\t",
+            '\r' => "\\r",
+            ch if yaml_needs_escape(ch) => "",
+            _ => continue,
+        };
+        out.write_str(&text[plain..at])?;
+        if escape.is_empty() {
+            write!(out, "\\u{:04x}", u32::from(ch))?;
+        } else {
+            out.write_str(escape)?;
         }
+        plain = at + ch.len_utf8();
     }
-    out
+    out.write_str(&text[plain..])
 }
 
 /// Characters outside YAML's printable set, and those a parser may turn into
@@ -78,21 +159,27 @@ fn yaml_needs_escape(ch: char) -> bool {
 /// A value in a Compose file: `$` escaped as `$$` (Compose interpolates
 /// every string), secrets as `${VAR:?...}` resolved from `.env.production`,
 /// the whole as a YAML double-quoted scalar.
+pub fn write_compose<'a, W: fmt::Write + ?Sized>(out: &mut W, pieces: impl Iterator<Item = Piece<'a>>) -> fmt::Result {
+    out.write_char('"')?;
+    for piece in pieces {
+        match piece {
+            Piece::Literal(text) => write_yaml_escaped(out, text, true)?,
+            Piece::Secret(var) => write_yaml_escaped(out, &format!("${{{var}:?{var} is not set: see .env.production}}"), false)?,
+        }
+    }
+    out.write_char('"')
+}
+
+/// [`write_compose`] for minijinja templates.
 pub fn compose(value: &Value) -> Result<String, Error> {
-    let text = parts(
-        value,
-        |literal| yaml_escape(literal, true),
-        |var| yaml_escape(&format!("${{{var}:?{var} is not set: see .env.production}}"), false),
-    )?;
-    Ok(quoted(&text))
+    with_pieces(value, |out, pieces| write_compose(out, pieces))
 }
 
 /// A value in a `.env` file, written so that Compose's dotenv reader gives
 /// back exactly these bytes: single quotes when possible (no expansion at
 /// all), otherwise double quotes with `\\`, `\"`, `\$` and `\n` escaped.
 pub fn dotenv(value: &Value) -> Result<String, Error> {
-    let text = parts(value, ToString::to_string, |var| format!("${{{var}}}"))?;
-    Ok(dotenv_quote(&text))
+    Ok(dotenv_quote(&with_pieces(value, |out, pieces| write_plain(out, pieces))?))
 }
 
 /// Compose's reader (compose-go's dotenv) keeps single-quoted text as it
@@ -118,15 +205,31 @@ pub fn dotenv_quote(text: &str) -> String {
 }
 
 /// Text inside a `#` comment: secrets shown as `${VAR}`, line breaks folded.
+pub fn write_comment<'a, W: fmt::Write + ?Sized>(out: &mut W, pieces: impl Iterator<Item = Piece<'a>>) -> fmt::Result {
+    for piece in pieces {
+        match piece {
+            Piece::Literal(text) => {
+                for (index, line) in text.split(['\n', '\r']).enumerate() {
+                    if index > 0 {
+                        out.write_char(' ')?;
+                    }
+                    out.write_str(line)?;
+                }
+            }
+            Piece::Secret(var) => write!(out, "${{{var}}}")?,
+        }
+    }
+    Ok(())
+}
+
+/// [`write_comment`] for minijinja templates.
 pub fn comment(value: &Value) -> Result<String, Error> {
-    let text = parts(value, ToString::to_string, |var| format!("${{{var}}}"))?;
-    Ok(text.replace(['\n', '\r'], " "))
+    with_pieces(value, |out, pieces| write_comment(out, pieces))
 }
 
 /// One shell word, single-quoted unless it is made only of safe characters.
 pub fn sh(value: &Value) -> Result<String, Error> {
-    let text = parts(value, ToString::to_string, |var| format!("${{{var}}}"))?;
-    Ok(sh_quote(&text))
+    Ok(sh_quote(&with_pieces(value, |out, pieces| write_plain(out, pieces))?))
 }
 
 pub fn sh_quote(text: &str) -> String {
@@ -164,15 +267,11 @@ pub fn cron(value: &Value) -> Result<String, Error> {
 pub fn exec_form(value: &Value) -> Result<String, Error> {
     let mut words = Vec::new();
     for item in value.try_iter()? {
-        let mut secret = false;
-        let word = parts(&item, ToString::to_string, |_| {
-            secret = true;
-            String::new()
-        })?;
-        if secret {
+        let word = pieces(&item)?;
+        if word.iter().any(|(secret, _)| *secret) {
             return Err(invalid("a secret can't be written into a Dockerfile; the service gets it from its environment".into()));
         }
-        words.push(word);
+        words.push(word.iter().map(|(_, text)| text.as_str().unwrap_or_default()).collect::<String>());
     }
     Ok(serde_json::to_string(&words).expect("strings always serialise"))
 }

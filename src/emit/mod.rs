@@ -7,6 +7,7 @@
 
 pub mod filters;
 mod header;
+mod native;
 mod views;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +20,7 @@ use serde_json::json;
 
 use crate::model::{Health, HealthTest, Stack};
 use crate::plan::{Artifact, Contents, Plan, SecretEntry, SecretsFile};
+use native::Native;
 
 pub use header::{digest, split_header, with_header, CommentStyle};
 
@@ -63,7 +65,7 @@ pub fn has_template(name: &str, user: &UserTemplates) -> bool {
 
 /// The templates that loop over every service, the longest render first:
 /// threads start on these.
-const PER_SERVICE: [&str; 4] = ["compose/base.yaml.j2", "env/example.j2", "compose/lint.yaml.j2", "compose/production.yaml.j2"];
+const PER_SERVICE: [Native; 4] = [Native::ComposeBase, Native::EnvExample, Native::ComposeLint, Native::ComposeProduction];
 
 fn environment(user: &UserTemplates) -> Environment<'static> {
     let mut env = Environment::new();
@@ -105,7 +107,7 @@ fn user_syntax() -> minijinja::syntax::SyntaxConfig {
 }
 
 /// A size the way Docker and Compose read it: the largest exact unit.
-fn size_text(bytes: u64) -> String {
+pub(crate) fn size_text(bytes: u64) -> String {
     for (unit, factor) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
         if bytes.is_multiple_of(factor) {
             return format!("{}{unit}", bytes / factor);
@@ -151,7 +153,7 @@ fn relative_paths(options: &EmitOptions, context: &str) -> (String, String) {
 }
 
 #[derive(Serialize)]
-struct Paths {
+pub(crate) struct Paths {
     /// The build context, relative to the compose files.
     context: String,
     /// The output directory, relative to the build context.
@@ -163,13 +165,10 @@ struct Paths {
 #[derive(Serialize)]
 struct Context<'a> {
     stack: StackView<'a>,
-    http_checks: Vec<HttpCheck<'a>>,
     backup_groups: Vec<serde_json::Value>,
     nginx: Option<serde_json::Value>,
-    volumes: Vec<String>,
-    paths: Paths,
+    paths: &'a Paths,
     backed_up: Vec<&'a str>,
-    compose_files: serde_json::Value,
 }
 
 /// The stack without its services (templates read those from `services`).
@@ -185,8 +184,7 @@ struct StackView<'a> {
 }
 
 /// An HTTP healthcheck the ops script can run from the host.
-#[derive(Serialize)]
-struct HttpCheck<'a> {
+pub(crate) struct HttpCheck<'a> {
     name: &'a str,
     path: &'a str,
     url: String,
@@ -210,10 +208,36 @@ fn render(env: &Environment<'_>, name: &str, context: &minijinja::Value) -> Resu
 /// One artifact to render.
 struct Job {
     path: String,
-    template: String,
-    context: minijinja::Value,
+    render: Render,
     style: CommentStyle,
     mode: u32,
+}
+
+/// How an artifact is rendered.
+enum Render {
+    /// A minijinja template, by name, with its context.
+    Jinja { template: String, context: minijinja::Value },
+    /// A stdlib template compiled into ragc.
+    Native(Native),
+}
+
+impl Job {
+    fn run(&self, env: &Environment<'_>, data: &native::Data<'_>) -> Result<String, EmitError> {
+        match &self.render {
+            Render::Jinja { template, context } => render(env, template, context),
+            Render::Native(native) => {
+                native.render(data).map_err(|e| EmitError { template: native.template().to_string(), message: e.to_string() })
+            }
+        }
+    }
+
+    /// Where the job goes in the queue: the templates looping over every service first.
+    fn rank(&self) -> usize {
+        match &self.render {
+            Render::Native(native) => PER_SERVICE.iter().position(|n| n == native).unwrap_or(PER_SERVICE.len()),
+            Render::Jinja { .. } => PER_SERVICE.len(),
+        }
+    }
 }
 
 /// Most threads one compile renders with: past the few artifacts that loop
@@ -231,15 +255,21 @@ const PARALLEL_RENDER_SERVICES: usize = 500;
 /// loop over every service first (the Compose file is the longest render by
 /// far). Artifacts come back in job order, and the error reported is the
 /// first job's that failed, so the outcome never depends on timing.
-fn run_jobs(env: &Environment<'_>, jobs: &[Job], source: &str, threads: usize) -> Result<Vec<Artifact>, EmitError> {
+fn run_jobs(
+    env: &Environment<'_>,
+    data: &native::Data<'_>,
+    jobs: &[Job],
+    source: &str,
+    threads: usize,
+) -> Result<Vec<Artifact>, EmitError> {
     let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&index| PER_SERVICE.iter().position(|name| *name == jobs[index].template).unwrap_or(PER_SERVICE.len()));
+    order.sort_by_key(|&index| jobs[index].rank());
     let done: Vec<OnceLock<Result<Artifact, EmitError>>> = jobs.iter().map(|_| OnceLock::new()).collect();
     let next = AtomicUsize::new(0);
     let work = || {
         while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
             let job = &jobs[index];
-            let artifact = render(env, &job.template, &job.context).map(|body| Artifact {
+            let artifact = job.run(env, data).map(|body| Artifact {
                 path: job.path.clone(),
                 contents: Contents::Text(with_header(body, job.style, source)),
                 mode: job.mode,
@@ -320,20 +350,17 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
             networks: &stack.networks,
             start_order: &stack.start_order,
         },
-        http_checks,
         backup_groups,
         nginx,
-        volumes,
-        paths,
+        paths: &paths,
         backed_up,
-        compose_files: json!({ "production": "--env-file .env.production -f compose.yaml -f compose.production.yaml" }),
     };
     // Converted to template values once: every render shares them.
     let services = Arc::new(views::Services::new(Arc::clone(stack), share_views));
     let context = minijinja::context! { services => minijinja::Value::from_dyn_object(Arc::clone(&services)), ..minijinja::Value::from_serialize(&context) };
     let mut jobs = Vec::new();
     let mut job = |path: String, template: String, context: &minijinja::Value, style: CommentStyle, mode: u32| {
-        jobs.push(Job { path, template, context: context.clone(), style, mode });
+        jobs.push(Job { path, render: Render::Jinja { template, context: context.clone() }, style, mode });
     };
     for (index, service) in stack.services.values().enumerate() {
         let Some(build) = &service.build else { continue };
@@ -345,11 +372,17 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         job(format!("Dockerfile.{}", service.name), format!("dockerfile/{}.j2", build.template), &local, CommentStyle::Dockerfile, 0o644);
         job(format!("Dockerfile.{}.dockerignore", service.name), "dockerignore.j2".into(), &local, CommentStyle::Hash, 0o644);
     }
-    job("compose.yaml".into(), "compose/base.yaml.j2".into(), &context, CommentStyle::Hash, 0o644);
-    job("compose.override.yaml".into(), "compose/override.yaml.j2".into(), &context, CommentStyle::Hash, 0o644);
-    job("compose.production.yaml".into(), "compose/production.yaml.j2".into(), &context, CommentStyle::Hash, 0o644);
-    job(".compose-lint.yml".into(), "compose/lint.yaml.j2".into(), &context, CommentStyle::Hash, 0o644);
-    job(".env.example".into(), "env/example.j2".into(), &context, CommentStyle::Hash, 0o644);
+    let mut native = |path: &str, native: Native, style: CommentStyle, mode: u32| {
+        jobs.push(Job { path: path.to_string(), render: Render::Native(native), style, mode });
+    };
+    native("compose.yaml", Native::ComposeBase, CommentStyle::Hash, 0o644);
+    native("compose.override.yaml", Native::ComposeOverride, CommentStyle::Hash, 0o644);
+    native("compose.production.yaml", Native::ComposeProduction, CommentStyle::Hash, 0o644);
+    native(".compose-lint.yml", Native::ComposeLint, CommentStyle::Hash, 0o644);
+    native(".env.example", Native::EnvExample, CommentStyle::Hash, 0o644);
+    let mut job = |path: String, template: String, context: &minijinja::Value, style: CommentStyle, mode: u32| {
+        jobs.push(Job { path, render: Render::Jinja { template, context: context.clone() }, style, mode });
+    };
     if let Some(proxy) = &stack.proxy {
         job(format!("{}/{}.conf", proxy.kind, stack.name), format!("{}/site.conf.j2", proxy.kind), &context, CommentStyle::Hash, 0o644);
     }
@@ -358,8 +391,14 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         job("backup/restore.sh".into(), "backup/restore.sh.j2".into(), &context, CommentStyle::Script, 0o755);
         job("backup/crontab".into(), "backup/crontab.j2".into(), &context, CommentStyle::Hash, 0o644);
     }
-    job("ops/health-check.sh".into(), "ops/health-check.sh.j2".into(), &context, CommentStyle::Script, 0o755);
-    let mut artifacts = run_jobs(&env, &jobs, &stack.source, threads)?;
+    jobs.push(Job {
+        path: "ops/health-check.sh".into(),
+        render: Render::Native(Native::HealthCheck),
+        style: CommentStyle::Script,
+        mode: 0o755,
+    });
+    let data = native::Data { stack, paths: &paths, volumes: &volumes, http_checks: &http_checks };
+    let mut artifacts = run_jobs(&env, &data, &jobs, &stack.source, threads)?;
 
     let entries = stack
         .secrets
@@ -431,10 +470,10 @@ mod tests {
         let mut files = Vec::new();
         let mut dirs = vec![&TEMPLATES];
         while let Some(dir) = dirs.pop() {
-            files.extend(dir.files());
+            files.extend(dir.files().filter(|file| file.path().extension().is_some_and(|ext| ext == "j2")));
             dirs.extend(dir.dirs());
         }
-        assert!(files.len() > 15, "found {} templates", files.len());
+        assert!(files.len() > 10, "found {} templates", files.len());
         for file in files {
             let text = file.contents_utf8().expect("utf-8");
             if let Err(at) = reads_the_same_under_both_syntaxes(text) {
@@ -456,7 +495,7 @@ mod tests {
         let out = env.get_template("kinds/k/backup.sh.j2").unwrap().render(minijinja::context! { x => 1 }).unwrap();
         assert_eq!(out, "n=${#files[@]} s=${#1} 1\n");
         // The stdlib's templates still render when a user's are present.
-        let compose = env.get_template("ops/health-check.sh.j2");
+        let compose = env.get_template("backup/backup.sh.j2");
         assert!(compose.is_ok(), "{compose:?}");
     }
 

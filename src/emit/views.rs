@@ -14,9 +14,9 @@ use crate::model::{Service, Stack};
 #[derive(Debug)]
 pub struct Services {
     stack: Arc<Stack>,
-    /// One view per service for the whole compile, so that the four
-    /// templates looping over the services convert each field once, not
-    /// four times. The views keep what they converted until the compile
+    /// One view per service for the whole compile, so that the backup
+    /// templates, which loop over the services more than once, convert each
+    /// field once. The views keep what they converted until the compile
     /// ends, so large stacks make a view per read instead.
     shared: Option<Box<[OnceLock<Value>]>>,
 }
@@ -136,7 +136,7 @@ fn kind_fields(stack: &Stack, service: &Service) -> Value {
 }
 
 /// The development override is written for this service.
-fn dev_override(service: &Service) -> bool {
+pub(super) fn dev_override(service: &Service) -> bool {
     let dev = &service.dev;
     dev.command.is_some() || !dev.env.is_empty() || dev.limits.is_some() || (service.build.is_some() && service.workdir.is_some())
 }

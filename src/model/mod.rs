@@ -135,11 +135,15 @@ impl Alphabet {
     pub const NAMES: [&'static str; 3] = ["hex", "alnum", "base64url"];
 
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "hex" => Some(Alphabet::Hex),
-            "alnum" => Some(Alphabet::Alnum),
-            "base64url" => Some(Alphabet::Base64url),
-            _ => None,
+        [Alphabet::Hex, Alphabet::Alnum, Alphabet::Base64url].into_iter().find(|alphabet| alphabet.name() == name)
+    }
+
+    /// The name as written in a stack file (and as serde writes it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Alphabet::Hex => "hex",
+            Alphabet::Alnum => "alnum",
+            Alphabet::Base64url => "base64url",
         }
     }
 
@@ -259,6 +263,17 @@ pub enum Condition {
     ServiceStarted,
     ServiceHealthy,
     ServiceCompletedSuccessfully,
+}
+
+impl Condition {
+    /// The name Compose reads (and serde writes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::ServiceStarted => "service_started",
+            Condition::ServiceHealthy => "service_healthy",
+            Condition::ServiceCompletedSuccessfully => "service_completed_successfully",
+        }
+    }
 }
 
 /// Overrides for the dev or prod profile.

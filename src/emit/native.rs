@@ -1,0 +1,219 @@
+//! The stdlib templates every compile renders (the Compose files, the env
+//! example, the ops health check), compiled into ragc by askama: they loop
+//! over every service, and compiling them at run time was a fixed cost of
+//! every compile (a fifth of a 10-service one). Users never replace these;
+//! the other stdlib templates and users' kind templates stay minijinja.
+//!
+//! Values reach these templates through the same escaping functions as the
+//! minijinja filters of the same names (`crate::emit::filters`).
+
+use askama::Template;
+
+use super::{HttpCheck, Paths};
+use crate::model::{HealthTest, SecretSource, Service, Stack};
+
+/// The Compose files a production command names.
+const PRODUCTION_FILES: &str = "--env-file .env.production -f compose.yaml -f compose.production.yaml";
+
+/// What the compiled templates read.
+pub struct Data<'a> {
+    pub stack: &'a Stack,
+    pub paths: &'a Paths,
+    /// Every service's volumes, by Compose name.
+    pub volumes: &'a [String],
+    pub http_checks: &'a [HttpCheck<'a>],
+}
+
+/// One compiled template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Native {
+    ComposeBase,
+    ComposeOverride,
+    ComposeProduction,
+    ComposeLint,
+    EnvExample,
+    HealthCheck,
+}
+
+impl Native {
+    /// The template's file under `stdlib/templates/`, for errors.
+    pub fn template(self) -> &'static str {
+        match self {
+            Native::ComposeBase => "compose/base.yaml.askama",
+            Native::ComposeOverride => "compose/override.yaml.askama",
+            Native::ComposeProduction => "compose/production.yaml.askama",
+            Native::ComposeLint => "compose/lint.yaml.askama",
+            Native::EnvExample => "env/example.askama",
+            Native::HealthCheck => "ops/health-check.sh.askama",
+        }
+    }
+
+    /// Renders the template. askama drops a template file's last newline;
+    /// every artifact ends with one.
+    pub fn render(self, data: &Data<'_>) -> askama::Result<String> {
+        let stack = data.stack;
+        let mut out = match self {
+            Native::ComposeBase => ComposeBase { stack, paths: data.paths, volumes: data.volumes }.render()?,
+            Native::ComposeOverride => {
+                let dev_services = stack.services.values().filter(|service| super::views::dev_override(service)).collect();
+                ComposeOverride { paths: data.paths, dev_services }.render()?
+            }
+            Native::ComposeProduction => ComposeProduction { stack }.render()?,
+            Native::ComposeLint => {
+                let pinned_by_tag = stack
+                    .services
+                    .values()
+                    .filter(|service| !service.digest)
+                    .filter_map(|service| service.image.as_deref().map(|image| (service, image)))
+                    .collect();
+                ComposeLint { pinned_by_tag }.render()?
+            }
+            Native::EnvExample => EnvExample { stack }.render()?,
+            Native::HealthCheck => HealthCheck { stack, http_checks: data.http_checks }.render()?,
+        };
+        out.push('\n');
+        Ok(out)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "compose/base.yaml.askama", escape = "none")]
+struct ComposeBase<'a> {
+    stack: &'a Stack,
+    paths: &'a Paths,
+    volumes: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "compose/override.yaml.askama", escape = "none")]
+struct ComposeOverride<'a> {
+    paths: &'a Paths,
+    /// The services a development override is written for.
+    dev_services: Vec<&'a Service>,
+}
+
+#[derive(Template)]
+#[template(path = "compose/production.yaml.askama", escape = "none")]
+struct ComposeProduction<'a> {
+    stack: &'a Stack,
+}
+
+#[derive(Template)]
+#[template(path = "compose/lint.yaml.askama", escape = "none")]
+struct ComposeLint<'a> {
+    /// Services whose image is pinned by tag, not digest, with that image.
+    pinned_by_tag: Vec<(&'a Service, &'a str)>,
+}
+
+#[derive(Template)]
+#[template(path = "env/example.askama", escape = "none")]
+struct EnvExample<'a> {
+    stack: &'a Stack,
+}
+
+#[derive(Template)]
+#[template(path = "ops/health-check.sh.askama", escape = "none")]
+struct HealthCheck<'a> {
+    stack: &'a Stack,
+    http_checks: &'a [HttpCheck<'a>],
+}
+
+/// The filters these templates use, each a thin adapter over the escaping
+/// function the minijinja filter of the same name uses.
+mod filters {
+    use std::fmt;
+
+    use crate::emit::filters::{sh_quote, write_comment, write_compose, write_plain, Pieces};
+
+    /// A value written by [`write_compose`] straight into the output.
+    pub struct Compose<T>(T);
+
+    impl<T: Pieces> fmt::Display for Compose<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_compose(f, self.0.pieces())
+        }
+    }
+
+    #[askama::filter_fn]
+    pub fn compose<T: Pieces>(value: T, _: &dyn askama::Values) -> askama::Result<Compose<T>> {
+        Ok(Compose(value))
+    }
+
+    /// A value written by [`write_comment`] straight into the output.
+    pub struct Comment<T>(T);
+
+    impl<T: Pieces> fmt::Display for Comment<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_comment(f, self.0.pieces())
+        }
+    }
+
+    #[askama::filter_fn]
+    pub fn comment<T: Pieces>(value: T, _: &dyn askama::Values) -> askama::Result<Comment<T>> {
+        Ok(Comment(value))
+    }
+
+    #[askama::filter_fn]
+    pub fn sh<T: Pieces>(value: T, _: &dyn askama::Values) -> askama::Result<String> {
+        let mut text = String::new();
+        write_plain(&mut text, value.pieces())?;
+        Ok(sh_quote(&text))
+    }
+
+    /// A limit the checker always sets; a missing one is a bug, reported.
+    fn required<T: Copy>(value: &Option<T>, what: &str) -> askama::Result<T> {
+        value.ok_or_else(|| askama::Error::custom(format!("the {what} limit is not set")))
+    }
+
+    #[askama::filter_fn]
+    pub fn cpus(value: &Option<f64>, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(format!("{}", required(value, "cpus")?))
+    }
+
+    #[askama::filter_fn]
+    pub fn compose_size(value: &Option<u64>, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(crate::emit::size_text(required(value, "memory")?))
+    }
+
+    #[askama::filter_fn]
+    pub fn compose_duration(seconds: &u64, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(format!("{seconds}s"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::emit::{emit, EmitOptions, UserTemplates};
+
+    fn flagship() -> Arc<crate::model::Stack> {
+        let input = crate::input::Input::load(std::path::Path::new("examples/rag-engine-mini.rag")).expect("the flagship");
+        crate::analyze(&input).stack.expect("checks")
+    }
+
+    /// The checker always sets a service's limits; were one missing, the
+    /// compile fails naming the template, and writes nothing.
+    #[test]
+    fn a_missing_limit_is_an_error_naming_the_template() {
+        let mut stack = (*flagship()).clone();
+        stack.services[0].limits.cpus = None;
+        let error = emit(&Arc::new(stack), &EmitOptions::default(), &UserTemplates::new()).expect_err("no cpus limit");
+        assert_eq!(error.template, "compose/base.yaml.askama");
+        assert!(error.message.contains("the cpus limit is not set"), "{}", error.message);
+    }
+
+    /// askama drops a template file's last newline; every artifact has one,
+    /// and no blank line after it.
+    #[test]
+    fn every_compiled_artifact_ends_with_one_newline() {
+        let plan = emit(&flagship(), &EmitOptions::default(), &UserTemplates::new()).expect("renders");
+        for path in
+            ["compose.yaml", "compose.override.yaml", "compose.production.yaml", ".compose-lint.yml", ".env.example", "ops/health-check.sh"]
+        {
+            let artifact = plan.get(path).expect(path);
+            let crate::plan::Contents::Text(text) = &artifact.contents else { panic!("{path} is text") };
+            assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{path}");
+        }
+    }
+}
