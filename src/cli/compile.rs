@@ -60,14 +60,17 @@ pub fn run(args: &CompileArgs, color: bool) -> u8 {
     match write::apply(&changes, args.force, &mut NoFaults) {
         Ok(applied) => {
             let name = compilation.stack.as_ref().map_or("", |s| s.name.as_str());
-            print_applied(&applied);
-            eprintln!("compiled stack `{name}` into {}: {}", out_dir.display(), summary(&applied));
+            // One write: stderr is unbuffered, and a pipe's reader would be
+            // woken for every piece of every line.
+            let mut report = applied_lines(&applied);
+            report.push_str(&format!("compiled stack `{name}` into {}: {}\n", out_dir.display(), summary(&applied)));
             for var in unset_required(&plan, &changes) {
-                eprintln!(
-                    "note: {var} is required and not set yet: fill it in {} (`ragc check --env` fails until then)",
+                report.push_str(&format!(
+                    "note: {var} is required and not set yet: fill it in {} (`ragc check --env` fails until then)\n",
                     out_dir.join(".env.production").display()
-                );
+                ));
             }
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), report.as_bytes());
             // The process ends next: freeing the model, the artifacts and the
             // comparison piece by piece would cost 2% of a large compile.
             std::mem::forget((compilation, plan, changes));
@@ -90,14 +93,17 @@ pub fn run(args: &CompileArgs, color: bool) -> u8 {
     }
 }
 
-fn print_applied(applied: &Applied) {
+/// One line per file written, removed or kept, by what happened to it.
+fn applied_lines(applied: &Applied) -> String {
+    let mut lines = String::new();
     for (verb, paths) in
         [("created", &applied.created), ("updated", &applied.updated), ("removed", &applied.removed), ("kept", &applied.kept)]
     {
         for path in paths {
-            eprintln!("{verb:>9} {path}");
+            lines.push_str(&format!("{verb:>9} {path}\n"));
         }
     }
+    lines
 }
 
 fn summary(applied: &Applied) -> String {

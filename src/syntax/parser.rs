@@ -584,6 +584,9 @@ impl Converter {
         let inner = pair.into_inner().find(is_significant).expect("string content");
         let base = self.base.get() + inner.as_span().start();
         let raw = inner.as_str();
+        if !raw.contains('\\') {
+            return Ok(ExprKind::Str(raw.to_string()));
+        }
         let mut out = String::with_capacity(raw.len());
         let mut chars = raw.char_indices();
         while let Some((offset, ch)) = chars.next() {
