@@ -462,12 +462,12 @@ fn an_endless_input_is_refused_without_reading_it_all() {
 #[test]
 fn a_large_stack_compiles_to_the_same_bytes_on_one_thread_or_several() {
     let dir = tempfile::tempdir().unwrap();
-    let services: String = (0..800)
+    let services: String = (0..5_000)
         .map(|i| format!("service s{i}: image {{\n  image = \"nginx:1.27.3\"\n  port = 8080\n  volume data = \"/data\"\n  env {{ MODE = \"bench\", N = \"{i}\" }}\n}}\n\n"))
         .collect();
     let stack = dir.path().join("stack.rag");
     std::fs::write(&stack, format!("stack big {{}}\n\n{services}")).unwrap();
-    assert!(std::fs::metadata(&stack).unwrap().len() > 96 * 1024, "large enough to parse on threads");
+    assert!(std::fs::metadata(&stack).unwrap().len() > 512 * 1024, "large enough to parse on threads");
     let compile = |jobs_flag: &[&str], jobs_env: &str, out: &str| {
         let output = Command::new(env!("CARGO_BIN_EXE_ragc"))
             .args(["compile", stack.to_str().unwrap(), "--out", dir.path().join(out).to_str().unwrap()])
