@@ -22,7 +22,7 @@ pub enum Piece<'a> {
 
 /// What the escaping filters take: a model [`Text`], or a plain string.
 /// Templates compiled into ragc pass these directly; minijinja templates
-/// pass template values, read by [`pieces`].
+/// pass template values, read by `value_pieces`.
 pub trait Pieces {
     fn pieces(&self) -> impl Iterator<Item = Piece<'_>>;
 }
@@ -57,7 +57,7 @@ impl<T: Pieces + ?Sized> Pieces for &T {
 /// Reads a template value that is either a plain string/number or a
 /// serialised [`Text`] (a list of `{kind, value}` parts) into owned pieces:
 /// `(true, var)` for a secret, `(false, text)` for a literal.
-fn pieces(value: &Value) -> Result<Vec<(bool, Value)>, Error> {
+fn value_pieces(value: &Value) -> Result<Vec<(bool, Value)>, Error> {
     if value.as_str().is_some() {
         return Ok(vec![(false, value.clone())]);
     }
@@ -85,7 +85,7 @@ fn with_pieces(
     value: &Value,
     write: impl FnOnce(&mut String, &mut dyn Iterator<Item = Piece<'_>>) -> fmt::Result,
 ) -> Result<String, Error> {
-    let owned = pieces(value)?;
+    let owned = value_pieces(value)?;
     let mut borrowed = owned.iter().map(|(secret, text)| {
         let text = text.as_str().unwrap_or_default();
         if *secret {
@@ -267,7 +267,7 @@ pub fn cron(value: &Value) -> Result<String, Error> {
 pub fn exec_form(value: &Value) -> Result<String, Error> {
     let mut words = Vec::new();
     for item in value.try_iter()? {
-        let word = pieces(&item)?;
+        let word = value_pieces(&item)?;
         if word.iter().any(|(secret, _)| *secret) {
             return Err(invalid("a secret can't be written into a Dockerfile; the service gets it from its environment".into()));
         }
