@@ -359,9 +359,8 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     let services = Arc::new(views::Services::new(Arc::clone(stack), share_views));
     let context = minijinja::context! { services => minijinja::Value::from_dyn_object(Arc::clone(&services)), ..minijinja::Value::from_serialize(&context) };
     let mut jobs = Vec::new();
-    let mut job = |path: String, template: String, context: &minijinja::Value, style: CommentStyle, mode: u32| {
-        jobs.push(Job { path, render: Render::Jinja { template, context: context.clone() }, style, mode });
-    };
+    let mut job = |path: String, render: Render, style: CommentStyle, mode: u32| jobs.push(Job { path, render, style, mode });
+    let jinja = |template: String, context: &minijinja::Value| Render::Jinja { template, context: context.clone() };
     for (index, service) in stack.services.values().enumerate() {
         let Some(build) = &service.build else { continue };
         if build.owner != service.name {
@@ -369,34 +368,33 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         }
         let view = services.view(index);
         let local = minijinja::context! { service => view, ..context.clone() };
-        job(format!("Dockerfile.{}", service.name), format!("dockerfile/{}.j2", build.template), &local, CommentStyle::Dockerfile, 0o644);
-        job(format!("Dockerfile.{}.dockerignore", service.name), "dockerignore.j2".into(), &local, CommentStyle::Hash, 0o644);
+        job(
+            format!("Dockerfile.{}", service.name),
+            jinja(format!("dockerfile/{}.j2", build.template), &local),
+            CommentStyle::Dockerfile,
+            0o644,
+        );
+        job(format!("Dockerfile.{}.dockerignore", service.name), jinja("dockerignore.j2".into(), &local), CommentStyle::Hash, 0o644);
     }
-    let mut native = |path: &str, native: Native, style: CommentStyle, mode: u32| {
-        jobs.push(Job { path: path.to_string(), render: Render::Native(native), style, mode });
-    };
-    native("compose.yaml", Native::ComposeBase, CommentStyle::Hash, 0o644);
-    native("compose.override.yaml", Native::ComposeOverride, CommentStyle::Hash, 0o644);
-    native("compose.production.yaml", Native::ComposeProduction, CommentStyle::Hash, 0o644);
-    native(".compose-lint.yml", Native::ComposeLint, CommentStyle::Hash, 0o644);
-    native(".env.example", Native::EnvExample, CommentStyle::Hash, 0o644);
-    let mut job = |path: String, template: String, context: &minijinja::Value, style: CommentStyle, mode: u32| {
-        jobs.push(Job { path, render: Render::Jinja { template, context: context.clone() }, style, mode });
-    };
+    job("compose.yaml".into(), Render::Native(Native::ComposeBase), CommentStyle::Hash, 0o644);
+    job("compose.override.yaml".into(), Render::Native(Native::ComposeOverride), CommentStyle::Hash, 0o644);
+    job("compose.production.yaml".into(), Render::Native(Native::ComposeProduction), CommentStyle::Hash, 0o644);
+    job(".compose-lint.yml".into(), Render::Native(Native::ComposeLint), CommentStyle::Hash, 0o644);
+    job(".env.example".into(), Render::Native(Native::EnvExample), CommentStyle::Hash, 0o644);
     if let Some(proxy) = &stack.proxy {
-        job(format!("{}/{}.conf", proxy.kind, stack.name), format!("{}/site.conf.j2", proxy.kind), &context, CommentStyle::Hash, 0o644);
+        job(
+            format!("{}/{}.conf", proxy.kind, stack.name),
+            jinja(format!("{}/site.conf.j2", proxy.kind), &context),
+            CommentStyle::Hash,
+            0o644,
+        );
     }
     if has_backups {
-        job("backup/backup.sh".into(), "backup/backup.sh.j2".into(), &context, CommentStyle::Script, 0o755);
-        job("backup/restore.sh".into(), "backup/restore.sh.j2".into(), &context, CommentStyle::Script, 0o755);
-        job("backup/crontab".into(), "backup/crontab.j2".into(), &context, CommentStyle::Hash, 0o644);
+        job("backup/backup.sh".into(), jinja("backup/backup.sh.j2".into(), &context), CommentStyle::Script, 0o755);
+        job("backup/restore.sh".into(), jinja("backup/restore.sh.j2".into(), &context), CommentStyle::Script, 0o755);
+        job("backup/crontab".into(), jinja("backup/crontab.j2".into(), &context), CommentStyle::Hash, 0o644);
     }
-    jobs.push(Job {
-        path: "ops/health-check.sh".into(),
-        render: Render::Native(Native::HealthCheck),
-        style: CommentStyle::Script,
-        mode: 0o755,
-    });
+    job("ops/health-check.sh".into(), Render::Native(Native::HealthCheck), CommentStyle::Script, 0o755);
     let data = native::Data { stack, paths: &paths, volumes: &volumes, http_checks: &http_checks };
     let mut artifacts = run_jobs(&env, &data, &jobs, &stack.source, threads)?;
 

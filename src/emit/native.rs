@@ -125,32 +125,38 @@ mod filters {
 
     use crate::emit::filters::{sh_quote, write_comment, write_compose, write_plain, Pieces};
 
-    /// A value written by [`write_compose`] straight into the output.
-    pub struct Compose<T>(T);
+    /// A value written straight into the output by its syntax's escaping
+    /// function, without a string in between.
+    pub struct Escaped<T> {
+        value: T,
+        syntax: Syntax,
+    }
 
-    impl<T: Pieces> fmt::Display for Compose<T> {
+    #[derive(Clone, Copy)]
+    enum Syntax {
+        Compose,
+        Comment,
+    }
+
+    impl<T: Pieces> fmt::Display for Escaped<T> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write_compose(f, self.0.pieces())
+            match self.syntax {
+                Syntax::Compose => write_compose(f, self.value.pieces()),
+                Syntax::Comment => write_comment(f, self.value.pieces()),
+            }
         }
     }
 
+    /// [`write_compose`]: a YAML double-quoted scalar, `$$`, secrets as `${VAR:?...}`.
     #[askama::filter_fn]
-    pub fn compose<T: Pieces>(value: T, _: &dyn askama::Values) -> askama::Result<Compose<T>> {
-        Ok(Compose(value))
+    pub fn compose<T: Pieces>(value: T, _: &dyn askama::Values) -> askama::Result<Escaped<T>> {
+        Ok(Escaped { value, syntax: Syntax::Compose })
     }
 
-    /// A value written by [`write_comment`] straight into the output.
-    pub struct Comment<T>(T);
-
-    impl<T: Pieces> fmt::Display for Comment<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write_comment(f, self.0.pieces())
-        }
-    }
-
+    /// [`write_comment`]: text on one `#` line, secrets as `${VAR}`.
     #[askama::filter_fn]
-    pub fn comment<T: Pieces>(value: T, _: &dyn askama::Values) -> askama::Result<Comment<T>> {
-        Ok(Comment(value))
+    pub fn comment<T: Pieces>(value: T, _: &dyn askama::Values) -> askama::Result<Escaped<T>> {
+        Ok(Escaped { value, syntax: Syntax::Comment })
     }
 
     #[askama::filter_fn]
