@@ -1,5 +1,6 @@
 //! `ragc compile`: check, emit, compare with the output directory, write.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::{compile_stack, report_problems, Compiled, Format, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
@@ -63,12 +64,13 @@ pub fn run(args: &CompileArgs, color: bool) -> u8 {
             // One write: stderr is unbuffered, and a pipe's reader would be
             // woken for every piece of every line.
             let mut report = applied_lines(&applied);
-            report.push_str(&format!("compiled stack `{name}` into {}: {}\n", out_dir.display(), summary(&applied)));
+            let _ = writeln!(report, "compiled stack `{name}` into {}: {}", out_dir.display(), summary(&applied));
             for var in unset_required(&plan, &changes) {
-                report.push_str(&format!(
-                    "note: {var} is required and not set yet: fill it in {} (`ragc check --env` fails until then)\n",
+                let _ = writeln!(
+                    report,
+                    "note: {var} is required and not set yet: fill it in {} (`ragc check --env` fails until then)",
                     out_dir.join(".env.production").display()
-                ));
+                );
             }
             let _ = std::io::Write::write_all(&mut std::io::stderr(), report.as_bytes());
             // The process ends next: freeing the model, the artifacts and the
@@ -100,7 +102,7 @@ fn applied_lines(applied: &Applied) -> String {
         [("created", &applied.created), ("updated", &applied.updated), ("removed", &applied.removed), ("kept", &applied.kept)]
     {
         for path in paths {
-            lines.push_str(&format!("{verb:>9} {path}\n"));
+            let _ = writeln!(lines, "{verb:>9} {path}");
         }
     }
     lines

@@ -101,10 +101,7 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
     }
     println!("used by: {}", services.join(", "));
     println!("restart them so that they read the new value (run in {}):", out_dir.display());
-    println!(
-        "  docker compose --env-file .env.production -f compose.yaml -f compose.production.yaml up -d --force-recreate {}",
-        services.join(" ")
-    );
+    println!("  docker compose {} up -d --force-recreate {}", crate::emit::PRODUCTION_FILES, services.join(" "));
     for name in services.iter().filter(|name| stack.services.get(**name).is_some_and(|s| s.stateful)) {
         println!(
             "note: {name} keeps its data in a volume; if it stored the old value when it was first initialised (PostgreSQL does, for its password), change the value inside {name} too, or the services that use it can no longer connect"

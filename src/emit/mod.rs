@@ -63,6 +63,9 @@ pub fn has_template(name: &str, user: &UserTemplates) -> bool {
     user.contains_key(name) || TEMPLATES.get_file(name).is_some()
 }
 
+/// The env file and Compose files a production `docker compose` command names.
+pub const PRODUCTION_FILES: &str = "--env-file .env.production -f compose.yaml -f compose.production.yaml";
+
 /// The templates that loop over every service, the longest render first:
 /// threads start on these.
 const PER_SERVICE: [Native; 4] = [Native::ComposeBase, Native::EnvExample, Native::ComposeLint, Native::ComposeProduction];

@@ -9,11 +9,8 @@
 
 use askama::Template;
 
-use super::{HttpCheck, Paths};
+use super::{HttpCheck, Paths, PRODUCTION_FILES};
 use crate::model::{HealthTest, SecretSource, Service, Stack};
-
-/// The Compose files a production command names.
-const PRODUCTION_FILES: &str = "--env-file .env.production -f compose.yaml -f compose.production.yaml";
 
 /// What the compiled templates read.
 pub struct Data<'a> {

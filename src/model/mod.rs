@@ -132,14 +132,15 @@ pub enum Alphabet {
 }
 
 impl Alphabet {
-    pub const NAMES: [&'static str; 3] = ["hex", "alnum", "base64url"];
+    const ALL: [Alphabet; 3] = [Alphabet::Hex, Alphabet::Alnum, Alphabet::Base64url];
+    pub const NAMES: [&'static str; 3] = [Self::ALL[0].name(), Self::ALL[1].name(), Self::ALL[2].name()];
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Alphabet::Hex, Alphabet::Alnum, Alphabet::Base64url].into_iter().find(|alphabet| alphabet.name() == name)
+        Self::ALL.into_iter().find(|alphabet| alphabet.name() == name)
     }
 
     /// The name as written in a stack file (and as serde writes it).
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Alphabet::Hex => "hex",
             Alphabet::Alnum => "alnum",
@@ -267,7 +268,7 @@ pub enum Condition {
 
 impl Condition {
     /// The name Compose reads (and serde writes).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Condition::ServiceStarted => "service_started",
             Condition::ServiceHealthy => "service_healthy",
@@ -304,4 +305,21 @@ pub struct Route {
     pub path: String,
     pub service: String,
     pub port: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names templates write by hand are the ones serde writes.
+    #[test]
+    fn hand_written_names_are_serde_names() {
+        for alphabet in Alphabet::ALL {
+            assert_eq!(serde_json::to_value(alphabet).unwrap(), alphabet.name());
+            assert_eq!(Alphabet::parse(alphabet.name()), Some(alphabet));
+        }
+        for condition in [Condition::ServiceStarted, Condition::ServiceHealthy, Condition::ServiceCompletedSuccessfully] {
+            assert_eq!(serde_json::to_value(condition).unwrap(), condition.as_str());
+        }
+    }
 }
