@@ -22,7 +22,7 @@ pub enum Piece<'a> {
 
 /// What the escaping filters take: a model [`Text`], or a plain string.
 /// Templates compiled into ragc pass these directly; minijinja templates
-/// pass template values, read by `value_pieces`.
+/// pass template values, read back by `value_text`.
 pub trait Pieces {
     fn pieces(&self) -> impl Iterator<Item = Piece<'_>>;
 }
@@ -55,47 +55,33 @@ impl<T: Pieces + ?Sized> Pieces for &T {
 }
 
 /// Reads a template value that is either a plain string/number or a
-/// serialised [`Text`] (a list of `{kind, value}` parts) into owned pieces:
-/// `(true, var)` for a secret, `(false, text)` for a literal.
-fn value_pieces(value: &Value) -> Result<Vec<(bool, Value)>, Error> {
-    if value.as_str().is_some() {
-        return Ok(vec![(false, value.clone())]);
+/// serialised [`Text`] (a list of `{kind, value}` parts) back into a [`Text`].
+fn value_text(value: &Value) -> Result<Text, Error> {
+    if let Some(text) = value.as_str() {
+        return Ok(Text::literal(text));
     }
     if value.is_number() || value.kind() == minijinja::value::ValueKind::Bool {
-        return Ok(vec![(false, Value::from(value.to_string()))]);
+        return Ok(Text::literal(value.to_string()));
     }
-    let mut out = Vec::new();
+    let mut parts = Vec::new();
     for part in value.try_iter()? {
         let kind = part.get_attr("kind")?;
         let text = part.get_attr("value")?;
-        if text.as_str().is_none() {
-            return Err(invalid("text part is not a string".into()));
-        }
+        let text = text.as_str().ok_or_else(|| invalid("text part is not a string".into()))?.to_string();
         match kind.as_str() {
-            Some("literal") => out.push((false, text)),
-            Some("secret") => out.push((true, text)),
+            Some("literal") => parts.push(Part::Literal(text)),
+            Some("secret") => parts.push(Part::Secret(text)),
             _ => return Err(invalid("unknown text part".into())),
         }
     }
-    Ok(out)
+    Ok(Text(parts))
 }
 
-/// Runs `write` over a template value's pieces, into a new string.
-fn with_pieces(
-    value: &Value,
-    write: impl FnOnce(&mut String, &mut dyn Iterator<Item = Piece<'_>>) -> fmt::Result,
-) -> Result<String, Error> {
-    let owned = value_pieces(value)?;
-    let mut borrowed = owned.iter().map(|(secret, text)| {
-        let text = text.as_str().unwrap_or_default();
-        if *secret {
-            Piece::Secret(text)
-        } else {
-            Piece::Literal(text)
-        }
-    });
+/// Runs `write` over a template value read as a [`Text`], into a new string.
+fn with_text(value: &Value, write: impl FnOnce(&mut String, &Text) -> fmt::Result) -> Result<String, Error> {
+    let text = value_text(value)?;
     let mut out = String::new();
-    write(&mut out, &mut borrowed).expect("writing to a String never fails");
+    write(&mut out, &text).expect("writing to a String never fails");
     Ok(out)
 }
 
@@ -172,14 +158,14 @@ pub fn write_compose<'a, W: fmt::Write + ?Sized>(out: &mut W, pieces: impl Itera
 
 /// [`write_compose`] for minijinja templates.
 pub fn compose(value: &Value) -> Result<String, Error> {
-    with_pieces(value, |out, pieces| write_compose(out, pieces))
+    with_text(value, |out, text| write_compose(out, text.pieces()))
 }
 
 /// A value in a `.env` file, written so that Compose's dotenv reader gives
 /// back exactly these bytes: single quotes when possible (no expansion at
 /// all), otherwise double quotes with `\\`, `\"`, `\$` and `\n` escaped.
 pub fn dotenv(value: &Value) -> Result<String, Error> {
-    Ok(dotenv_quote(&with_pieces(value, |out, pieces| write_plain(out, pieces))?))
+    Ok(dotenv_quote(&with_text(value, |out, text| write_plain(out, text.pieces()))?))
 }
 
 /// Compose's reader (compose-go's dotenv) keeps single-quoted text as it
@@ -224,12 +210,12 @@ pub fn write_comment<'a, W: fmt::Write + ?Sized>(out: &mut W, pieces: impl Itera
 
 /// [`write_comment`] for minijinja templates.
 pub fn comment(value: &Value) -> Result<String, Error> {
-    with_pieces(value, |out, pieces| write_comment(out, pieces))
+    with_text(value, |out, text| write_comment(out, text.pieces()))
 }
 
 /// One shell word, single-quoted unless it is made only of safe characters.
 pub fn sh(value: &Value) -> Result<String, Error> {
-    Ok(sh_quote(&with_pieces(value, |out, pieces| write_plain(out, pieces))?))
+    Ok(sh_quote(&with_text(value, |out, text| write_plain(out, text.pieces()))?))
 }
 
 pub fn sh_quote(text: &str) -> String {
@@ -267,11 +253,10 @@ pub fn cron(value: &Value) -> Result<String, Error> {
 pub fn exec_form(value: &Value) -> Result<String, Error> {
     let mut words = Vec::new();
     for item in value.try_iter()? {
-        let word = value_pieces(&item)?;
-        if word.iter().any(|(secret, _)| *secret) {
+        let Some(word) = value_text(&item)?.as_literal() else {
             return Err(invalid("a secret can't be written into a Dockerfile; the service gets it from its environment".into()));
-        }
-        words.push(word.iter().map(|(_, text)| text.as_str().unwrap_or_default()).collect::<String>());
+        };
+        words.push(word);
     }
     Ok(serde_json::to_string(&words).expect("strings always serialise"))
 }
