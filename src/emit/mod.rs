@@ -18,7 +18,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::model::{Health, HealthTest, Stack};
+use crate::model::Stack;
 use crate::plan::{Artifact, Contents, Plan, SecretEntry, SecretsFile};
 use native::Native;
 
@@ -186,13 +186,6 @@ struct StackView<'a> {
     start_order: &'a [String],
 }
 
-/// An HTTP healthcheck the ops script can run from the host.
-pub(crate) struct HttpCheck<'a> {
-    name: &'a str,
-    path: &'a str,
-    url: String,
-}
-
 fn render(env: &Environment<'_>, name: &str, context: &minijinja::Value) -> Result<String, EmitError> {
     let error = |e: minijinja::Error| {
         // The innermost cause says what failed; the outer ones say where.
@@ -314,7 +307,6 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     let (context_dir, out_from_context) = relative_paths(options, &stack.settings.context);
     let paths = Paths { context: context_dir, out_from_context };
     let backed_up: Vec<&str> = stack.services.values().filter(|s| s.backup.is_some()).map(|s| s.name.as_str()).collect();
-    let volumes: Vec<String> = stack.services.values().flat_map(|s| s.volumes.keys().map(|v| s.volume_name(v))).collect();
     let nginx = stack.proxy.as_ref().map(|proxy| {
         let field_u64 = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_u64).unwrap_or_default();
         let version = proxy.fields.get("version").and_then(|v| v.as_str()).unwrap_or_default();
@@ -332,16 +324,6 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
             None => backup_groups.push(json!({ "cron": schedule.cron, "services": [service.name] })),
         }
     }
-    let http_checks: Vec<HttpCheck<'_>> = stack
-        .services
-        .values()
-        .filter_map(|service| match (&service.health, service.publish) {
-            (Some(Health { test: HealthTest::Http { path, .. }, .. }), Some(port)) => {
-                Some(HttpCheck { name: &service.name, path, url: format!("http://127.0.0.1:{port}{path}") })
-            }
-            _ => None,
-        })
-        .collect();
     let has_backups = !backed_up.is_empty();
     let context = Context {
         stack: StackView {
@@ -398,7 +380,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         job("backup/crontab".into(), jinja("backup/crontab.j2".into(), &context), CommentStyle::Hash, 0o644);
     }
     job("ops/health-check.sh".into(), Render::Native(Native::HealthCheck), CommentStyle::Script, 0o755);
-    let data = native::Data { stack, paths: &paths, volumes: &volumes, http_checks: &http_checks };
+    let data = native::Data { stack, paths: &paths };
     let mut artifacts = run_jobs(&env, &data, &jobs, &stack.source, threads)?;
 
     let entries = stack

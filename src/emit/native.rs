@@ -9,16 +9,20 @@
 
 use askama::Template;
 
-use super::{HttpCheck, Paths, PRODUCTION_FILES};
-use crate::model::{HealthTest, SecretSource, Service, Stack};
+use super::{Paths, PRODUCTION_FILES};
+use crate::model::{Health, HealthTest, SecretSource, Service, Stack};
 
 /// What the compiled templates read.
 pub struct Data<'a> {
     pub stack: &'a Stack,
     pub paths: &'a Paths,
-    /// Every service's volumes, by Compose name.
-    pub volumes: &'a [String],
-    pub http_checks: &'a [HttpCheck<'a>],
+}
+
+/// An HTTP healthcheck the ops script can run from the host.
+struct HttpCheck<'a> {
+    name: &'a str,
+    path: &'a str,
+    url: String,
 }
 
 /// One compiled template.
@@ -50,7 +54,10 @@ impl Native {
     pub fn render(self, data: &Data<'_>) -> askama::Result<String> {
         let stack = data.stack;
         let mut out = match self {
-            Native::ComposeBase => ComposeBase { stack, paths: data.paths, volumes: data.volumes }.render()?,
+            Native::ComposeBase => {
+                let volumes = stack.services.values().flat_map(|s| s.volumes.keys().map(|v| s.volume_name(v))).collect();
+                ComposeBase { stack, paths: data.paths, volumes }.render()?
+            }
             Native::ComposeOverride => {
                 let dev_services = stack.services.values().filter(|service| super::views::dev_override(service)).collect();
                 ComposeOverride { paths: data.paths, dev_services }.render()?
@@ -66,7 +73,19 @@ impl Native {
                 ComposeLint { pinned_by_tag }.render()?
             }
             Native::EnvExample => EnvExample { stack }.render()?,
-            Native::HealthCheck => HealthCheck { stack, http_checks: data.http_checks }.render()?,
+            Native::HealthCheck => {
+                let http_checks = stack
+                    .services
+                    .values()
+                    .filter_map(|service| match (&service.health, service.publish) {
+                        (Some(Health { test: HealthTest::Http { path, .. }, .. }), Some(port)) => {
+                            Some(HttpCheck { name: &service.name, path, url: format!("http://127.0.0.1:{port}{path}") })
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                HealthCheck { stack, http_checks }.render()?
+            }
         };
         out.push('\n');
         Ok(out)
@@ -78,7 +97,8 @@ impl Native {
 struct ComposeBase<'a> {
     stack: &'a Stack,
     paths: &'a Paths,
-    volumes: &'a [String],
+    /// Every service's volumes, by Compose name.
+    volumes: Vec<String>,
 }
 
 #[derive(Template)]
@@ -112,7 +132,7 @@ struct EnvExample<'a> {
 #[template(path = "ops/health-check.sh.askama", escape = "none")]
 struct HealthCheck<'a> {
     stack: &'a Stack,
-    http_checks: &'a [HttpCheck<'a>],
+    http_checks: Vec<HttpCheck<'a>>,
 }
 
 /// The filters these templates use, each a thin adapter over the escaping
