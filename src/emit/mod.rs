@@ -10,6 +10,7 @@ mod header;
 mod native;
 mod views;
 
+use std::cell::LazyCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -218,9 +219,9 @@ enum Render {
 }
 
 impl Job {
-    fn run(&self, env: &Environment<'_>, data: &native::Data<'_>) -> Result<String, EmitError> {
+    fn run(&self, env: Option<&Environment<'_>>, data: &native::Data<'_>) -> Result<String, EmitError> {
         match &self.render {
-            Render::Jinja { template, context } => render(env, template, context),
+            Render::Jinja { template, context } => render(env.expect("set up when a job needs it"), template, context),
             Render::Native(native) => {
                 native.render(data).map_err(|e| EmitError { template: native.template().to_string(), message: e.to_string() })
             }
@@ -252,7 +253,7 @@ const PARALLEL_RENDER_SERVICES: usize = 500;
 /// far). Artifacts come back in job order, and the error reported is the
 /// first job's that failed, so the outcome never depends on timing.
 fn run_jobs(
-    env: &Environment<'_>,
+    env: Option<&Environment<'_>>,
     data: &native::Data<'_>,
     jobs: &[Job],
     source: &str,
@@ -292,20 +293,10 @@ fn render_threads(services: usize) -> usize {
     }
 }
 
-/// Renders every artifact of the compose target.
-///
-/// # Errors
-/// A template failed: a value could not be written safely, or a kind's
-/// template is broken.
-pub fn emit(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates) -> Result<Plan, EmitError> {
-    let services = stack.services.len();
-    emit_on(stack, options, user, render_threads(services), services < views::SHARED_VIEWS_BELOW)
-}
-
-fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, threads: usize, share_views: bool) -> Result<Plan, EmitError> {
-    let env = environment(user);
-    let (context_dir, out_from_context) = relative_paths(options, &stack.settings.context);
-    let paths = Paths { context: context_dir, out_from_context };
+/// What minijinja templates see: the stack (services as lazy views), paths,
+/// and what the nginx and backup templates derive from the model. Converted
+/// to template values once; every render shares them.
+fn jinja_context(stack: &Stack, paths: &Paths, services: &Arc<views::Services>) -> minijinja::Value {
     let backed_up: Vec<&str> = stack.services.values().filter(|s| s.backup.is_some()).map(|s| s.name.as_str()).collect();
     let nginx = stack.proxy.as_ref().map(|proxy| {
         let field_u64 = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_u64).unwrap_or_default();
@@ -324,7 +315,6 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
             None => backup_groups.push(json!({ "cron": schedule.cron, "services": [service.name] })),
         }
     }
-    let has_backups = !backed_up.is_empty();
     let context = Context {
         stack: StackView {
             name: &stack.name,
@@ -337,12 +327,30 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         },
         backup_groups,
         nginx,
-        paths: &paths,
+        paths,
         backed_up,
     };
-    // Converted to template values once: every render shares them.
+    minijinja::context! { services => minijinja::Value::from_dyn_object(Arc::clone(services)), ..minijinja::Value::from_serialize(&context) }
+}
+
+/// Renders every artifact of the compose target.
+///
+/// # Errors
+/// A template failed: a value could not be written safely, or a kind's
+/// template is broken.
+pub fn emit(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates) -> Result<Plan, EmitError> {
+    let services = stack.services.len();
+    emit_on(stack, options, user, render_threads(services), services < views::SHARED_VIEWS_BELOW)
+}
+
+fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, threads: usize, share_views: bool) -> Result<Plan, EmitError> {
+    let (context_dir, out_from_context) = relative_paths(options, &stack.settings.context);
+    let paths = Paths { context: context_dir, out_from_context };
+    let has_backups = stack.services.values().any(|s| s.backup.is_some());
     let services = Arc::new(views::Services::new(Arc::clone(stack), share_views));
-    let context = minijinja::context! { services => minijinja::Value::from_dyn_object(Arc::clone(&services)), ..minijinja::Value::from_serialize(&context) };
+    // Built on the first minijinja job: a stack without builds, proxy or
+    // backups renders only compiled templates.
+    let context = LazyCell::new(|| jinja_context(stack, &paths, &services));
     let mut jobs = Vec::new();
     let mut job = |path: String, render: Render, style: CommentStyle, mode: u32| jobs.push(Job { path, render, style, mode });
     let jinja = |template: String, context: &minijinja::Value| Render::Jinja { template, context: context.clone() };
@@ -352,7 +360,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
             continue;
         }
         let view = services.view(index);
-        let local = minijinja::context! { service => view, ..context.clone() };
+        let local = minijinja::context! { service => view, ..(*context).clone() };
         job(
             format!("Dockerfile.{}", service.name),
             jinja(format!("dockerfile/{}.j2", build.template), &local),
@@ -380,8 +388,9 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         job("backup/crontab".into(), jinja("backup/crontab.j2".into(), &context), CommentStyle::Hash, 0o644);
     }
     job("ops/health-check.sh".into(), Render::Native(Native::HealthCheck), CommentStyle::Script, 0o755);
+    let env = jobs.iter().any(|job| matches!(job.render, Render::Jinja { .. })).then(|| environment(user));
     let data = native::Data { stack, paths: &paths };
-    let mut artifacts = run_jobs(&env, &data, &jobs, &stack.source, threads)?;
+    let mut artifacts = run_jobs(env.as_ref(), &data, &jobs, &stack.source, threads)?;
 
     let entries = stack
         .secrets
