@@ -24,15 +24,17 @@ pub struct CompileArgs {
 }
 
 /// The output directory, and how it and the stack file's directory see each
-/// other (Compose needs that to find the build context).
+/// other (Compose needs that to find the build context, and the ignore file
+/// to keep the output, with its secrets, out of every image). Seen through
+/// real paths: with a symlink on either side, a relation computed from the
+/// spelled paths would miss an output directory inside the build context.
 pub fn out_dir(stack: &Path, out: Option<&Path>) -> (PathBuf, EmitOptions) {
     let stack_dir = stack.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // `deploy`, not `./deploy`, when the stack is in the current directory: paths are shown.
     let default = if stack_dir == Path::new(".") { PathBuf::from("deploy") } else { stack_dir.join("deploy") };
     let out_dir = out.map_or(default, Path::to_path_buf);
-    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let relative = |to: &Path, from: &Path| {
-        let path = pathdiff::diff_paths(absolute(to), absolute(from)).unwrap_or_default();
+        let path = pathdiff::diff_paths(real_path(to), real_path(from)).unwrap_or_default();
         let text = path.to_string_lossy().replace('\\', "/");
         if text.is_empty() {
             ".".to_string()
@@ -42,6 +44,39 @@ pub fn out_dir(stack: &Path, out: Option<&Path>) -> (PathBuf, EmitOptions) {
     };
     let options = EmitOptions { out_from_stack: relative(&out_dir, stack_dir), stack_from_out: relative(stack_dir, &out_dir) };
     (out_dir, options)
+}
+
+/// `path` with every symlink of its existing part resolved, and the part that
+/// does not exist yet (an output directory before the first compile) appended
+/// with `.` and `..` folded.
+fn real_path(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut missing = Vec::new();
+    let base = loop {
+        match existing.canonicalize() {
+            Ok(real) => break real,
+            Err(_) => match (existing.parent(), existing.components().next_back()) {
+                (Some(parent), Some(last)) => {
+                    missing.push(last);
+                    existing = parent;
+                }
+                _ => break absolute.clone(),
+            },
+        }
+    };
+    let mut real = base;
+    for part in missing.into_iter().rev() {
+        match part {
+            Component::ParentDir => {
+                real.pop();
+            }
+            Component::Normal(name) => real.push(name),
+            _ => {}
+        }
+    }
+    real
 }
 
 pub fn run(args: &CompileArgs, color: bool) -> u8 {
