@@ -74,6 +74,7 @@ fn flagship_plan_has_every_artifact() {
             "compose.production.yaml",
             ".compose-lint.yml",
             ".env.example",
+            ".env",
             "nginx/rag-engine.conf",
             "backup/backup.sh",
             "backup/restore.sh",

@@ -458,8 +458,10 @@ proptest! {
             Ok(plan) => {
                 let script = artifact(&plan, "backup/backup.sh");
                 check_bash_syntax(script);
-                let line = script.lines().find(|l| l.starts_with("readonly BACKUP_ROOT=")).unwrap();
-                let output = Command::new("bash").env_remove("BACKUP_ROOT").arg("-c").arg(format!("{line}; printf %s \"$BACKUP_ROOT\"")).output().unwrap();
+                // The root is given as a default that the environment may override.
+                let lines: Vec<&str> = script.lines().filter(|l| l.starts_with("default_root=") || l.starts_with("readonly BACKUP_ROOT=")).collect();
+                prop_assert_eq!(lines.len(), 2, "{}", script);
+                let output = Command::new("bash").env_remove("BACKUP_ROOT").arg("-c").arg(format!("{}; printf %s \"$BACKUP_ROOT\"", lines.join("; "))).output().unwrap();
                 prop_assert_eq!(String::from_utf8(output.stdout).unwrap(), root);
                 let crontab = artifact(&plan, "backup/crontab");
                 let entry = crontab.lines().find(|l| l.contains(" root ")).unwrap();

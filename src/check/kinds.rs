@@ -37,7 +37,7 @@ pub struct KindDef {
 }
 
 /// The properties a kind body may set, with what each means to the emitters.
-pub const PROPERTIES: [&str; 17] = [
+pub const PROPERTIES: [&str; 19] = [
     "limits",
     "image",
     "build",
@@ -55,6 +55,8 @@ pub const PROPERTIES: [&str; 17] = [
     "dockerignore",
     "proxy",
     "base_image",
+    "dev_target",
+    "dev_keep",
 ];
 
 /// Names a kind may not use for fields because instances use them for

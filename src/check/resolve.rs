@@ -1079,11 +1079,15 @@ impl<'k> Resolver<'k> {
         );
 
         let mut build = instance.kind.properties.get("build").and_then(|expr| match &expr.kind {
-            ExprKind::Str(template) => Some(Build { template: template.clone(), owner: name.clone(), ignore: Vec::new() }),
+            ExprKind::Str(template) => {
+                Some(Build { template: template.clone(), owner: name.clone(), ignore: Vec::new(), dev_target: None, dev_keep: Vec::new() })
+            }
             _ => None,
         });
         if let Some(build) = &mut build {
             build.ignore = self.literal_list(instance, "dockerignore");
+            build.dev_target = self.property_text(instance, "dev_target").and_then(|t| t.as_literal());
+            build.dev_keep = self.literal_list(instance, "dev_keep");
         }
         let mut image = self.property_text(instance, "image").and_then(|text| text.as_literal());
         let mut from_failed = false;
@@ -1109,7 +1113,10 @@ impl<'k> Resolver<'k> {
                 }
                 seen.push(current.name.as_str());
                 if let Some(Expr { kind: ExprKind::Str(template), .. }) = origin.kind.properties.get("build") {
-                    build = Some(Build { template: template.clone(), owner: current.name.clone(), ignore: Vec::new() });
+                    let dev_target = self.property_text(origin, "dev_target").and_then(|t| t.as_literal());
+                    let dev_keep = self.literal_list(origin, "dev_keep");
+                    build =
+                        Some(Build { template: template.clone(), owner: current.name.clone(), ignore: Vec::new(), dev_target, dev_keep });
                     workdir = self.property_text(origin, "workdir").and_then(|t| t.as_literal());
                     break;
                 }
@@ -1274,6 +1281,24 @@ impl<'k> Resolver<'k> {
                 Diagnostic::error("E0107", format!("`workdir` is `{}`", path.escape_default()), span, "not an absolute path")
                     .with_help("the working directory is an absolute path inside the image, like \"/app\""),
             );
+        }
+        for path in build.iter().flat_map(|build| &build.dev_keep) {
+            if path.is_empty()
+                || path.starts_with('/')
+                || !is_container_path(&format!("/{path}"))
+                || path.split('/').any(|part| part == "..")
+            {
+                let span = instance.kind.properties.get("dev_keep").map_or(instance.span, |expr| expr.span);
+                self.error(
+                    Diagnostic::error(
+                        "E0107",
+                        format!("`dev_keep` holds `{}`", path.escape_default()),
+                        span,
+                        "not a path inside `workdir`",
+                    )
+                    .with_help("name a directory relative to the working directory, like \"node_modules\""),
+                );
+            }
         }
         let failed = self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before;
         if failed {

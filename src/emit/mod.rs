@@ -390,6 +390,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     job("compose.production.yaml".into(), Render::Native(Native::ComposeProduction), CommentStyle::Hash, 0o644);
     job(".compose-lint.yml".into(), Render::Native(Native::ComposeLint), CommentStyle::Hash, 0o644);
     job(".env.example".into(), Render::Native(Native::EnvExample), CommentStyle::Hash, 0o644);
+    job(".env".into(), Render::Native(Native::EnvDevelopment), CommentStyle::Hash, 0o644);
     if let Some(proxy) = &stack.proxy {
         job(
             format!("{}/{}.conf", proxy.kind, stack.name),
@@ -449,7 +450,7 @@ mod tests {
         let stack = crate::analyze(&input).stack.expect("checks");
         let one = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 1, true).expect("renders");
         let four = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 4, false).expect("renders");
-        assert_eq!(one.artifacts.len(), 7);
+        assert_eq!(one.artifacts.len(), 8);
         assert!(one.render_for_review() == four.render_for_review(), "the outputs differ");
     }
 

@@ -10,7 +10,7 @@
 use askama::Template;
 
 use super::{Paths, PRODUCTION_FILES};
-use crate::model::{Health, HealthTest, SecretSource, Service, Stack};
+use crate::model::{Alphabet, Health, HealthTest, SecretSource, Service, Stack};
 
 /// What the compiled templates read.
 pub struct Data<'a> {
@@ -33,6 +33,7 @@ pub enum Native {
     ComposeProduction,
     ComposeLint,
     EnvExample,
+    EnvDevelopment,
     HealthCheck,
 }
 
@@ -45,6 +46,7 @@ impl Native {
             Native::ComposeProduction => "compose/production.yaml.askama",
             Native::ComposeLint => "compose/lint.yaml.askama",
             Native::EnvExample => "env/example.askama",
+            Native::EnvDevelopment => "env/development.askama",
             Native::HealthCheck => "ops/health-check.sh.askama",
         }
     }
@@ -73,6 +75,10 @@ impl Native {
                 ComposeLint { pinned_by_tag }.render()?
             }
             Native::EnvExample => EnvExample { stack }.render()?,
+            Native::EnvDevelopment => {
+                let values = stack.secrets.values().map(|secret| (secret.var.as_str(), development_value(&secret.source))).collect();
+                EnvDevelopment { stack, values }.render()?
+            }
             Native::HealthCheck => {
                 let http_checks = stack
                     .services
@@ -126,6 +132,25 @@ struct ComposeLint<'a> {
 #[template(path = "env/example.askama", escape = "none")]
 struct EnvExample<'a> {
     stack: &'a Stack,
+}
+
+#[derive(Template)]
+#[template(path = "env/development.askama", escape = "none")]
+struct EnvDevelopment<'a> {
+    stack: &'a Stack,
+    /// Every secret's development value, by variable.
+    values: Vec<(&'a str, String)>,
+}
+
+/// A secret's value in development: of the alphabet and length of the real
+/// one (an app may check its format), and plainly not a secret. The
+/// characters are in every alphabet ragc generates; none needs quoting.
+fn development_value(source: &SecretSource) -> String {
+    match source {
+        SecretSource::Generate { alphabet: Alphabet::Hex, length } => "de".repeat(length.div_ceil(2))[..*length].to_string(),
+        SecretSource::Generate { length, .. } => "developmentonly".chars().cycle().take(*length).collect(),
+        SecretSource::Required { .. } => "development-only".to_string(),
+    }
 }
 
 #[derive(Template)]
@@ -231,9 +256,15 @@ mod tests {
     #[test]
     fn every_compiled_artifact_ends_with_one_newline() {
         let plan = emit(&flagship(), &EmitOptions::default(), &UserTemplates::new()).expect("renders");
-        for path in
-            ["compose.yaml", "compose.override.yaml", "compose.production.yaml", ".compose-lint.yml", ".env.example", "ops/health-check.sh"]
-        {
+        for path in [
+            "compose.yaml",
+            "compose.override.yaml",
+            "compose.production.yaml",
+            ".compose-lint.yml",
+            ".env.example",
+            ".env",
+            "ops/health-check.sh",
+        ] {
             let artifact = plan.get(path).expect(path);
             let crate::plan::Contents::Text(text) = &artifact.contents else { panic!("{path} is text") };
             assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{path}");

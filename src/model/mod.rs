@@ -221,6 +221,12 @@ pub struct Build {
     /// The service whose Dockerfile builds this image (itself, or its `from`).
     pub owner: String,
     pub ignore: Vec<String>,
+    /// The Dockerfile stage development builds (`compose.override.yaml`):
+    /// one with every dependency, dev ones included, under the mounted source.
+    pub dev_target: Option<String>,
+    /// Paths under `workdir` that development keeps from the image, not the
+    /// mounted source (`node_modules`): each gets an anonymous volume.
+    pub dev_keep: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
