@@ -80,6 +80,7 @@ fn flagship_plan_has_every_artifact() {
             "backup/restore.sh",
             "backup/crontab",
             "ops/health-check.sh",
+            "ops/crontab",
             ".env.production",
         ]
     );

@@ -241,8 +241,13 @@ pub fn nginx(value: &Value) -> Result<String, Error> {
 /// Text in the command part of a crontab line: `%` means newline to cron.
 pub fn cron(value: &Value) -> Result<String, Error> {
     let text = value.as_str().map_or_else(|| value.to_string(), ToString::to_string);
+    cron_text(&text).map_err(|message| invalid(message.into()))
+}
+
+/// [`cron`]'s rule, for both template engines.
+pub fn cron_text(text: &str) -> Result<String, &'static str> {
     if text.contains(['\n', '\r']) {
-        return Err(invalid("a crontab line can't contain a newline".into()));
+        return Err("a crontab line can't contain a newline");
     }
     Ok(text.replace('%', "\\%"))
 }

@@ -178,6 +178,9 @@ pub(crate) struct Paths {
     context: String,
     /// The output directory, relative to the build context.
     out_from_context: String,
+    /// The output directory on the server: the stack's `path` is where its
+    /// stack file is, so the output sits where it sits next to it here.
+    server_out_dir: String,
 }
 
 /// Everything templates see but `services` (see [`views`]). Built from
@@ -361,7 +364,10 @@ pub fn emit(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates) -> 
 
 fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, threads: usize, share_views: bool) -> Result<Plan, EmitError> {
     let (context_dir, out_from_context) = relative_paths(options, &stack.settings.context);
-    let paths = Paths { context: context_dir, out_from_context };
+    // `/..` is `/`, as the kernel reads it.
+    let server_out_dir = join(&[&stack.settings.path, &options.out_from_stack]);
+    let server_out_dir = format!("/{}", server_out_dir.trim_start_matches("../").trim_start_matches(".."));
+    let paths = Paths { context: context_dir, out_from_context, server_out_dir };
     let has_backups = stack.services.values().any(|s| s.backup.is_some());
     let services = Arc::new(views::Services::new(Arc::clone(stack), share_views));
     // Built on the first minijinja job: a stack without builds, proxy or
@@ -405,6 +411,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         job("backup/crontab".into(), jinja("backup/crontab.j2".into(), &context), CommentStyle::Hash, 0o644);
     }
     job("ops/health-check.sh".into(), Render::Native(Native::HealthCheck), CommentStyle::Script, 0o755);
+    job("ops/crontab".into(), Render::Native(Native::OpsCrontab), CommentStyle::Hash, 0o644);
     let env = jobs.iter().any(|job| matches!(job.render, Render::Jinja { .. })).then(|| environment(user));
     let data = native::Data { stack, paths: &paths };
     let mut artifacts = run_jobs(env.as_ref(), &data, &jobs, &stack.source, threads)?;
@@ -450,7 +457,7 @@ mod tests {
         let stack = crate::analyze(&input).stack.expect("checks");
         let one = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 1, true).expect("renders");
         let four = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 4, false).expect("renders");
-        assert_eq!(one.artifacts.len(), 8);
+        assert_eq!(one.artifacts.len(), 9);
         assert!(one.render_for_review() == four.render_for_review(), "the outputs differ");
     }
 

@@ -35,6 +35,7 @@ pub enum Native {
     EnvExample,
     EnvDevelopment,
     HealthCheck,
+    OpsCrontab,
 }
 
 impl Native {
@@ -48,6 +49,7 @@ impl Native {
             Native::EnvExample => "env/example.askama",
             Native::EnvDevelopment => "env/development.askama",
             Native::HealthCheck => "ops/health-check.sh.askama",
+            Native::OpsCrontab => "ops/crontab.askama",
         }
     }
 
@@ -90,8 +92,18 @@ impl Native {
                         _ => None,
                     })
                     .collect();
-                HealthCheck { stack, http_checks }.render()?
+                let backups = stack
+                    .services
+                    .values()
+                    .filter_map(|service| {
+                        let gap = crate::model::cron::longest_gap_minutes(&service.backup.as_ref()?.cron)?;
+                        Some(BackupCheck { name: &service.name, max_age: gap * 60 + BACKUP_SLACK_SECONDS })
+                    })
+                    .collect();
+                let certificate = stack.proxy.as_ref().and_then(|proxy| proxy.fields.get("certificate")).and_then(|path| path.as_str());
+                HealthCheck { stack, http_checks, backups, certificate }.render()?
             }
+            Native::OpsCrontab => OpsCrontab { stack, paths: data.paths }.render()?,
         };
         out.push('\n');
         Ok(out)
@@ -153,11 +165,33 @@ fn development_value(source: &SecretSource) -> String {
     }
 }
 
+/// How late a backup may be past its schedule's longest gap before the
+/// health check fails: a scheduled run may wait an hour for another's lock
+/// (the crontab's BACKUP_LOCK_WAIT), and then takes its own time.
+const BACKUP_SLACK_SECONDS: u64 = 2 * 3600;
+
+/// A backed-up service whose newest good backup the health check dates.
+struct BackupCheck<'a> {
+    name: &'a str,
+    /// Seconds a healthy schedule can go between two good backups, with slack.
+    max_age: u64,
+}
+
+#[derive(Template)]
+#[template(path = "ops/crontab.askama", escape = "none")]
+struct OpsCrontab<'a> {
+    stack: &'a Stack,
+    paths: &'a Paths,
+}
+
 #[derive(Template)]
 #[template(path = "ops/health-check.sh.askama", escape = "none")]
 struct HealthCheck<'a> {
     stack: &'a Stack,
     http_checks: Vec<HttpCheck<'a>>,
+    backups: Vec<BackupCheck<'a>>,
+    /// The proxy's TLS certificate, whose expiry is checked.
+    certificate: Option<&'a str>,
 }
 
 /// The filters these templates use, each a thin adapter over the escaping
@@ -211,6 +245,12 @@ mod filters {
     /// A limit the checker always sets; a missing one is a bug, reported.
     fn required<T: Copy>(value: &Option<T>, what: &str) -> askama::Result<T> {
         value.ok_or_else(|| askama::Error::custom(format!("the {what} limit is not set")))
+    }
+
+    /// [`crate::emit::filters::cron_text`]: `%` escaped, a newline refused.
+    #[askama::filter_fn]
+    pub fn cron<T: fmt::Display>(value: T, _: &dyn askama::Values) -> askama::Result<String> {
+        crate::emit::filters::cron_text(&value.to_string()).map_err(askama::Error::custom)
     }
 
     #[askama::filter_fn]

@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::syntax::Span;
 
+pub mod cron;
+
 /// A string that may contain secret material. Emitters render the literal
 /// parts through their syntax's escaping filter and each secret part as a
 /// reference (`${VAR}` in Compose), so secret values never reach an artifact
