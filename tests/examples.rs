@@ -81,6 +81,9 @@ fn flagship_plan_has_every_artifact() {
             "backup/crontab",
             "ops/health-check.sh",
             "ops/crontab",
+            "ops/deploy",
+            "ops/rollback",
+            "ops/status",
             ".env.production",
         ]
     );

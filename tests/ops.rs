@@ -124,3 +124,99 @@ fn the_health_check_cron_line_runs_the_script_where_it_is() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("=== rag-engine health check"), "the script did not run: {text}");
 }
+
+/// A Docker engine stand-in for the operator scripts' logic: `compose build`
+/// makes the image of `RAGC_IMAGE_TAG`, `compose up` serves it unless the tag
+/// is in `STUB_BROKEN` (its health check fails), `image inspect` finds built
+/// tags. The live engine stage runs the same scripts against a real engine.
+const STUB_DOCKER: &str = r#"#!/bin/bash
+printf '%s\n' "RAGC_IMAGE_TAG=${RAGC_IMAGE_TAG:-} $*" >>"$STUB/calls"
+case "$*" in
+  compose*" build"*) mkdir -p "$STUB/images"; touch "$STUB/images/$RAGC_IMAGE_TAG" ;;
+  compose*" up "*)
+    for broken in $STUB_BROKEN; do [ "$broken" = "$RAGC_IMAGE_TAG" ] && exit 1; done
+    printf '%s\n' "$RAGC_IMAGE_TAG" >"$STUB/serving" ;;
+  "image inspect "*) [ -e "$STUB/images/${3##*:}" ] ;;
+  "tag "*) [ -e "$STUB/images/${2##*:}" ] ;;
+esac
+"#;
+
+struct Host {
+    dir: tempfile::TempDir,
+    deploy: std::path::PathBuf,
+}
+
+impl Host {
+    fn new() -> Host {
+        let dir = tempfile::tempdir().unwrap();
+        let deploy = compile_at(dir.path());
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for (name, text) in [("docker", STUB_DOCKER), ("curl", "#!/bin/sh\nexit 0\n")] {
+            std::fs::write(bin.join(name), text).unwrap();
+            std::fs::set_permissions(bin.join(name), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        }
+        Host { dir, deploy }
+    }
+
+    fn run(&self, script: &str, args: &[&str], broken: &str) -> (i32, String) {
+        let output = Command::new("bash")
+            .arg(self.deploy.join("ops").join(script))
+            .args(args)
+            .env("PATH", format!("{}:/usr/bin:/bin", self.dir.path().join("bin").display()))
+            .env("STUB", self.dir.path())
+            .env("STUB_BROKEN", broken)
+            .env("RAGC_STATE_DIR", self.dir.path().join("state"))
+            .env("HEALTH_TRIES", "1")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap_or(-1), text)
+    }
+
+    fn serving(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serving")).unwrap().trim().to_string()
+    }
+}
+
+/// deploy v1, a v2 whose health check fails (v1 serves again, exit 1), a good
+/// v3; rollback refuses to cross a release job unless forced; status says
+/// which is deployed.
+#[test]
+fn deploy_keeps_the_previous_version_and_rollback_respects_migrations() {
+    let host = Host::new();
+    let (code, out) = host.run("deploy", &["--tag", "v1"], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("first deploy: nothing to back up yet") && out.contains("deployed v1"), "{out}");
+    assert_eq!(host.serving(), "v1");
+
+    let (code, out) = host.run("deploy", &["--tag", "v2", "--skip-backup"], "v2");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("v2 failed its health checks: starting v1 again") && out.contains("v1 serves again"), "{out}");
+    assert_eq!(host.serving(), "v1");
+
+    let (code, out) = host.run("deploy", &["--tag", "v3", "--skip-backup"], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("deployed v3 (was v1)"), "{out}");
+    let calls = std::fs::read_to_string(host.dir.path().join("calls")).unwrap();
+    assert_eq!(calls.lines().filter(|l| l.contains(" build")).count(), 3, "one build per deploy:\n{calls}");
+    assert!(calls.contains(" tag rag-engine-api:v3 rag-engine-api:deployed"), "{calls}");
+
+    let (code, out) = host.run("rollback", &[], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("refusing: the release job ran with v2 v3 since v1 was deployed"), "{out}");
+    assert_eq!(host.serving(), "v3");
+
+    let (code, out) = host.run("rollback", &["--force"], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("rolled back to v1"), "{out}");
+    assert_eq!(host.serving(), "v1");
+    let builds_after = std::fs::read_to_string(host.dir.path().join("calls")).unwrap().lines().filter(|l| l.contains(" build")).count();
+    assert_eq!(builds_after, 3, "a rollback never rebuilds");
+
+    let (code, out) = host.run("status", &[], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("deployed  v1 since 20"), "{out}");
+    let (code, out) = host.run("deploy", &["--tag", "bad tag"], "");
+    assert_eq!(code, 64, "{out}");
+}

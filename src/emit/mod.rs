@@ -412,6 +412,9 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     }
     job("ops/health-check.sh".into(), Render::Native(Native::HealthCheck), CommentStyle::Script, 0o755);
     job("ops/crontab".into(), Render::Native(Native::OpsCrontab), CommentStyle::Hash, 0o644);
+    job("ops/deploy".into(), Render::Native(Native::OpsDeploy), CommentStyle::Script, 0o755);
+    job("ops/rollback".into(), Render::Native(Native::OpsRollback), CommentStyle::Script, 0o755);
+    job("ops/status".into(), Render::Native(Native::OpsStatus), CommentStyle::Script, 0o755);
     let env = jobs.iter().any(|job| matches!(job.render, Render::Jinja { .. })).then(|| environment(user));
     let data = native::Data { stack, paths: &paths };
     let mut artifacts = run_jobs(env.as_ref(), &data, &jobs, &stack.source, threads)?;
@@ -457,7 +460,7 @@ mod tests {
         let stack = crate::analyze(&input).stack.expect("checks");
         let one = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 1, true).expect("renders");
         let four = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 4, false).expect("renders");
-        assert_eq!(one.artifacts.len(), 9);
+        assert_eq!(one.artifacts.len(), 12);
         assert!(one.render_for_review() == four.render_for_review(), "the outputs differ");
     }
 

@@ -36,6 +36,9 @@ pub enum Native {
     EnvDevelopment,
     HealthCheck,
     OpsCrontab,
+    OpsDeploy,
+    OpsRollback,
+    OpsStatus,
 }
 
 impl Native {
@@ -50,6 +53,9 @@ impl Native {
             Native::EnvDevelopment => "env/development.askama",
             Native::HealthCheck => "ops/health-check.sh.askama",
             Native::OpsCrontab => "ops/crontab.askama",
+            Native::OpsDeploy => "ops/deploy.sh.askama",
+            Native::OpsRollback => "ops/rollback.sh.askama",
+            Native::OpsStatus => "ops/status.sh.askama",
         }
     }
 
@@ -74,7 +80,18 @@ impl Native {
                     .filter(|service| !service.digest)
                     .filter_map(|service| service.image.as_deref().map(|image| (service, image)))
                     .collect();
-                ComposeLint { pinned_by_tag }.render()?
+                // A release job runs its service's image: excepted with it.
+                let built = stack
+                    .services
+                    .values()
+                    .filter(|service| service.build.is_some())
+                    .flat_map(|service| {
+                        let image = built_image(stack, service);
+                        std::iter::once((service.name.clone(), image.clone()))
+                            .chain(service.release.as_ref().map(|_| (service.release_name(), image)))
+                    })
+                    .collect();
+                ComposeLint { pinned_by_tag, built }.render()?
             }
             Native::EnvExample => EnvExample { stack }.render()?,
             Native::EnvDevelopment => {
@@ -104,6 +121,9 @@ impl Native {
                 HealthCheck { stack, http_checks, backups, certificate }.render()?
             }
             Native::OpsCrontab => OpsCrontab { stack, paths: data.paths }.render()?,
+            Native::OpsDeploy => Ops::new(stack).deploy().render()?,
+            Native::OpsRollback => Ops::new(stack).rollback().render()?,
+            Native::OpsStatus => Ops::new(stack).status().render()?,
         };
         out.push('\n');
         Ok(out)
@@ -133,11 +153,20 @@ struct ComposeProduction<'a> {
     stack: &'a Stack,
 }
 
+impl ComposeProduction<'_> {
+    fn built_image(&self, stack: &Stack, service: &Service) -> String {
+        built_image(stack, service)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "compose/lint.yaml.askama", escape = "none")]
 struct ComposeLint<'a> {
     /// Services whose image is pinned by tag, not digest, with that image.
     pinned_by_tag: Vec<(&'a Service, &'a str)>,
+    /// Services (and release jobs) that run an image built on the host, by
+    /// service name, with the image's name.
+    built: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -175,6 +204,81 @@ struct BackupCheck<'a> {
     name: &'a str,
     /// Seconds a healthy schedule can go between two good backups, with slack.
     max_age: u64,
+}
+
+/// What the operator's scripts (`ops/deploy`, `ops/rollback`, `ops/status`) read.
+struct Ops<'a> {
+    stack: &'a Stack,
+    /// The images ragc builds, by name without tag: one per Dockerfile.
+    images: Vec<String>,
+    /// The URL that proves the app serves: through the proxy when it is
+    /// routed at `/`, else on its published port.
+    probe: Option<String>,
+    has_backups: bool,
+    has_release: bool,
+    backed_up: Vec<&'a str>,
+    certificate: Option<&'a str>,
+}
+
+impl<'a> Ops<'a> {
+    fn new(stack: &'a Stack) -> Self {
+        let images =
+            stack.services.values().filter_map(|s| s.build.as_ref().filter(|b| b.owner == s.name).map(|_| built_image(stack, s))).collect();
+        let probe = stack.services.values().find_map(|service| {
+            let Some(Health { test: HealthTest::Http { path, .. }, .. }) = &service.health else { return None };
+            match (&stack.settings.domain, service.route.as_deref(), service.publish) {
+                (Some(domain), Some("/"), _) if stack.proxy.is_some() => Some(format!("https://{domain}{path}")),
+                (_, _, Some(port)) => Some(format!("http://127.0.0.1:{port}{path}")),
+                _ => None,
+            }
+        });
+        let backed_up: Vec<&str> = stack.services.values().filter(|s| s.backup.is_some()).map(|s| s.name.as_str()).collect();
+        Ops {
+            stack,
+            images,
+            probe,
+            has_backups: !backed_up.is_empty(),
+            has_release: stack.services.values().any(|s| s.release.is_some()),
+            backed_up,
+            certificate: stack.proxy.as_ref().and_then(|proxy| proxy.fields.get("certificate")).and_then(|path| path.as_str()),
+        }
+    }
+
+    fn deploy(self) -> OpsDeploy<'a> {
+        OpsDeploy { ops: self }
+    }
+
+    fn rollback(self) -> OpsRollback<'a> {
+        OpsRollback { ops: self }
+    }
+
+    fn status(self) -> OpsStatus<'a> {
+        OpsStatus { ops: self }
+    }
+}
+
+/// The name, without tag, of the image built for `service` (its `from`'s when it has one).
+pub(super) fn built_image(stack: &Stack, service: &Service) -> String {
+    let owner = service.build.as_ref().map_or(service.name.as_str(), |build| build.owner.as_str());
+    format!("{}-{owner}", stack.name)
+}
+
+#[derive(Template)]
+#[template(path = "ops/deploy.sh.askama", escape = "none")]
+struct OpsDeploy<'a> {
+    ops: Ops<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "ops/rollback.sh.askama", escape = "none")]
+struct OpsRollback<'a> {
+    ops: Ops<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "ops/status.sh.askama", escape = "none")]
+struct OpsStatus<'a> {
+    ops: Ops<'a>,
 }
 
 #[derive(Template)]
