@@ -157,7 +157,10 @@ fn report_problems(problems: &[crate::plan::disk::Problem], color: bool) {
 /// Reads the stack, or reports why it can't be read.
 fn load(path: &Path) -> Result<Input, u8> {
     Input::load(path).map_err(|error| {
-        eprintln!("error[E0002]: can't read the stack: {error}");
+        eprintln!("error[{}]: can't read the stack: {error}", error.code);
+        if let Some(help) = &error.help {
+            eprintln!("  = help: {help}");
+        }
         EXIT_USER
     })
 }
