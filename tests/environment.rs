@@ -1,0 +1,135 @@
+//! ragc's environment as the attacker: links and special files beside the
+//! stack, hostile templates, forged sentinels, files ragc does not own in
+//! its output directory, a second ragc running at the same time. Each test
+//! is one promise of docs/SECURITY.md.
+
+#![cfg(unix)]
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ragc::emit::EmitOptions;
+use ragc::input::Input;
+
+fn ragc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ragc")).args(args).env("NO_COLOR", "1").output().expect("ragc runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Copies a directory tree (regular files only).
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The custom-kind example (a user kind with backup templates) in a fresh directory.
+fn custom_kind() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(Path::new("examples/custom-kind"), dir.path());
+    let stack = dir.path().join("stack.rag");
+    (dir, stack)
+}
+
+/// `Input::load` on another thread, so that a test of a FIFO fails instead of hanging.
+fn load_within(stack: &Path, limit: Duration) -> Result<Input, String> {
+    let (send, receive) = mpsc::channel();
+    let stack = stack.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = send.send(Input::load(&stack).map_err(|e| format!("{} {e}", e.code)));
+    });
+    receive.recv_timeout(limit).unwrap_or_else(|_| Err("timed out: Input::load blocked".into()))
+}
+
+#[test]
+fn a_template_linked_to_proc_self_environ_is_refused() {
+    let (dir, stack) = custom_kind();
+    let template = dir.path().join("kinds/minio/backup.sh.j2");
+    fs::remove_file(&template).unwrap();
+    symlink("/proc/self/environ", &template).unwrap();
+    let error = load_within(&stack, Duration::from_secs(10)).expect_err("a linked template is refused");
+    assert!(error.starts_with("E0005 ") && error.contains("backup.sh.j2") && error.contains("symbolic link"), "{error}");
+    let output = Command::new(env!("CARGO_BIN_EXE_ragc"))
+        .args(["compile", stack.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env("RAGC_TEST_SECRET", "environ-leak-7f3a")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("error[E0005]"), "{}", stderr(&output));
+    assert!(!dir.path().join("deploy").exists(), "nothing is written");
+    let diff = ragc(&["diff", stack.to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&diff.stdout).contains("environ-leak"));
+}
+
+#[test]
+fn a_kind_file_linked_outside_is_refused_and_never_quoted() {
+    let (dir, stack) = custom_kind();
+    let outside = tempfile::tempdir().unwrap();
+    let shadow = outside.path().join("shadow");
+    fs::write(&shadow, "root:$6$very-secret-hash:19000:0:99999:7:::\n").unwrap();
+    symlink(&shadow, dir.path().join("kinds/zz.rag")).unwrap();
+    let output = ragc(&["check", stack.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("error[E0005]") && text.contains("zz.rag"), "{text}");
+    assert!(!text.contains("very-secret-hash"), "the file's text is quoted: {text}");
+    // A linked template directory and a linked kinds/ are refused the same way.
+    fs::remove_file(dir.path().join("kinds/zz.rag")).unwrap();
+    symlink(outside.path(), dir.path().join("kinds/other")).unwrap();
+    assert!(load_within(&stack, Duration::from_secs(10)).unwrap_err().starts_with("E0005 "));
+    let moved = tempfile::tempdir().unwrap();
+    fs::remove_file(dir.path().join("kinds/other")).unwrap();
+    fs::rename(dir.path().join("kinds"), moved.path().join("kinds")).unwrap();
+    symlink(moved.path().join("kinds"), dir.path().join("kinds")).unwrap();
+    assert!(load_within(&stack, Duration::from_secs(10)).unwrap_err().starts_with("E0005 "));
+}
+
+#[test]
+fn a_fifo_named_like_a_template_is_refused_without_hanging() {
+    let (dir, stack) = custom_kind();
+    let template = dir.path().join("kinds/minio/backup.sh.j2");
+    fs::remove_file(&template).unwrap();
+    let made = Command::new("mkfifo").arg(&template).status().unwrap();
+    assert!(made.success());
+    let error = load_within(&stack, Duration::from_secs(10)).expect_err("a FIFO is refused");
+    assert!(error.starts_with("E0005 ") && error.contains("FIFO"), "{error}");
+    // A FIFO named like a kind file too.
+    fs::remove_file(&template).unwrap();
+    fs::copy("examples/custom-kind/kinds/minio/backup.sh.j2", &template).unwrap();
+    assert!(Command::new("mkfifo").arg(dir.path().join("kinds/pipe.rag")).status().unwrap().success());
+    assert!(load_within(&stack, Duration::from_secs(10)).unwrap_err().starts_with("E0005 "));
+}
+
+#[test]
+fn terminal_escapes_in_the_input_are_shown_escaped() {
+    let text = "stack s {}\nservice db: image { image = \"nginx:1.27.3\u{1b}]0;owned\u{7}\u{1b}[2J\", port = 80 }\n";
+    let input = Input::from_text("stack\u{1b}[31m.rag", text);
+    let (compilation, _) = ragc::compile(&input, &EmitOptions::default());
+    let rendered = compilation.sources.render(&compilation.diagnostics, false);
+    assert!(rendered.contains("error["), "{rendered}");
+    assert!(!rendered.chars().any(|c| c.is_control() && c != '\n'), "a control character reached the terminal: {rendered:?}");
+    assert!(rendered.contains("\\u{1b}]0;owned\\u{7}"), "{rendered}");
+    // The caret still sits under the string, escapes included.
+    let source_line = rendered.lines().find(|l| l.contains("service db")).unwrap();
+    let caret_line = rendered.lines().find(|l| l.contains('^')).unwrap();
+    assert_eq!(caret_line.find('^'), source_line.find("\"nginx"), "{rendered}");
+    assert_eq!(caret_line.matches('^').count(), "\"nginx:1.27.3\\u{1b}]0;owned\\u{7}\\u{1b}[2J\"".len(), "{rendered}");
+    // In colour, only ragc's own escapes remain.
+    let coloured = compilation.sources.render(&compilation.diagnostics, true);
+    assert!(!coloured.contains("\u{1b}]0;") && !coloured.contains("\u{1b}[2J"), "{coloured:?}");
+}
