@@ -205,10 +205,13 @@ pub fn compile(input: &Input, options: &EmitOptions) -> (Compilation, Option<Pla
         Ok(plan) => (compilation, Some(plan)),
         Err(error) => {
             let span = Span::new(compilation.stack_file, 0, 0);
-            compilation.diagnostics.push(
-                Diagnostic::error("E0403", format!("a template failed: {error}"), span, "while compiling this stack")
+            let diagnostic = match error.code {
+                "E0404" => Diagnostic::error("E0404", format!("a template passed a limit: {error}"), span, "while compiling this stack")
+                    .with_help("a kind's template loops or grows without bound; see docs/LIMITS.md and `ragc explain E0404`"),
+                _ => Diagnostic::error("E0403", format!("a template failed: {error}"), span, "while compiling this stack")
                     .with_help("a value could not be written safely, or a kind's template is broken; `ragc explain E0403`"),
-            );
+            };
+            compilation.diagnostics.push(diagnostic);
             (compilation, None)
         }
     }

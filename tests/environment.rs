@@ -133,3 +133,109 @@ fn terminal_escapes_in_the_input_are_shown_escaped() {
     let coloured = compilation.sources.render(&compilation.diagnostics, true);
     assert!(!coloured.contains("\u{1b}]0;") && !coloured.contains("\u{1b}[2J"), "{coloured:?}");
 }
+
+/// Runs the binary with a memory cap (so that the old behaviour fails
+/// instead of taking the machine) and a time limit (killed past it).
+fn ragc_bounded(args: &[&str], limit: Duration) -> (Option<i32>, String) {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -v 3000000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_ragc"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut text = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut text).unwrap();
+            return (status.code(), text);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, format!("killed after {limit:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn nested_loops_in_a_template_stop_at_the_fuel_limit() {
+    let (dir, stack) = custom_kind();
+    fs::write(
+        dir.path().join("kinds/minio/restore.sh.j2"),
+        "{% for a in range(10000) %}{% for b in range(10000) %}{% for c in range(10000) %}{% endfor %}{% endfor %}{% endfor %}\n",
+    )
+    .unwrap();
+    let (code, text) = ragc_bounded(&["compile", stack.to_str().unwrap()], Duration::from_secs(90));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("error[E0404]") && text.contains("fuel"), "{text}");
+    assert!(!dir.path().join("deploy").exists());
+    // A kind string has its own, smaller fuel.
+    let kind = fs::read_to_string(dir.path().join("kinds/minio.rag")).unwrap();
+    fs::write(dir.path().join("kinds/minio/restore.sh.j2"), fs::read("examples/custom-kind/kinds/minio/restore.sh.j2").unwrap()).unwrap();
+    let looping = "{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}";
+    fs::write(
+        dir.path().join("kinds/minio.rag"),
+        kind.replace("\"minio/minio:{{ version }}\"", &format!("\"minio/minio:{{{{ version }}}}{looping}\"")),
+    )
+    .unwrap();
+    let (code, text) = ragc_bounded(&["check", stack.to_str().unwrap()], Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("error[E0402]") && text.contains("fuel"), "{text}");
+}
+
+#[test]
+fn a_template_printing_without_bound_stops_at_the_output_limit() {
+    for template in [
+        // Printed straight out...
+        "{% set s = \"x\" * 1000000 %}{% for a in range(10000) %}{{ s }}{{ s }}{% endfor %}\n",
+        // ... and held in memory by a block that captures its text.
+        "{% set s = \"x\" * 10000000 %}{% set t %}{% for a in range(10000) %}{{ s }}{% endfor %}{% endset %}{{ t|length }}\n",
+    ] {
+        let (dir, stack) = custom_kind();
+        fs::write(dir.path().join("kinds/minio/backup.sh.j2"), template).unwrap();
+        let (code, text) = ragc_bounded(&["compile", stack.to_str().unwrap()], Duration::from_secs(60));
+        assert_eq!(code, Some(1), "{template}: {text}");
+        assert!(text.contains("error[E0404]") && text.contains("64 MiB"), "{text}");
+    }
+}
+
+fn compile_text(text: &str) -> (Vec<String>, Option<ragc::plan::Plan>) {
+    let input = Input::from_text("stack.rag", text);
+    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
+    let rendered = compilation.sources.render(&compilation.diagnostics, false);
+    (rendered.split("\n\n").map(str::to_string).collect(), plan)
+}
+
+fn compose_of(plan: &ragc::plan::Plan) -> String {
+    match &plan.get("compose.yaml").unwrap().contents {
+        ragc::plan::Contents::Text(text) => text.clone(),
+        ragc::plan::Contents::Secrets(_) => unreachable!(),
+    }
+}
+
+#[test]
+fn a_kind_string_cannot_forge_a_secret_sentinel() {
+    let kind = |value: &str| {
+        format!(
+            "stack s {{}}\nsecret other = generate(hex, 32)\nkind evil {{\n  field pw : secret = generate(alnum, 20)\n  image = \"nginx:1.27.3\"\n  port = 8080\n  env {{\n    X = \"{value}\"\n  }}\n}}\nservice web: evil {{}}\nservice db: image {{ image = \"nginx:1.27.3\", port = 80, env {{ O = other }} }}\n"
+        )
+    };
+    // Jinja's own escapes write the reserved characters: an undeclared
+    // variable, a secret given to another service, a stray half.
+    for forged in [r"{{ '\\uE000HOME\\uE001' }}", r"{{ '\\uE000OTHER\\uE001' }}", r"a{{ '\\uE000' }}b", r"{{ pw[0] ~ 'HOME' ~ pw[-1] }}"] {
+        let (diagnostics, plan) = compile_text(&kind(forged));
+        assert!(plan.is_none(), "{forged} compiled: {}", plan.map(|p| compose_of(&p)).unwrap_or_default());
+        assert!(diagnostics.iter().any(|d| d.starts_with("error[E0402]")), "{forged}: {diagnostics:?}");
+    }
+    // A secret the kind is given still flows through a template.
+    let (diagnostics, plan) = compile_text(&kind("x://u:{{ pw }}@h/{{ 'db' | upper }}"));
+    let compose = compose_of(&plan.unwrap_or_else(|| panic!("{diagnostics:?}")));
+    assert!(compose.contains("X: \"x://u:${WEB_PW:?WEB_PW is not set: see .env.production}@h/DB\""), "{compose}");
+    assert!(!compose.contains("${HOME"), "{compose}");
+}

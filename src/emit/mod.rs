@@ -49,6 +49,8 @@ pub type UserTemplates = IndexMap<String, String>;
 pub struct EmitError {
     pub template: String,
     pub message: String,
+    /// E0403 (a template failed), or E0404 (a template passed a limit).
+    pub code: &'static str,
 }
 
 impl std::fmt::Display for EmitError {
@@ -71,8 +73,37 @@ pub const PRODUCTION_FILES: &str = "--env-file .env.production -f compose.yaml -
 /// threads start on these.
 const PER_SERVICE: [Native; 4] = [Native::ComposeBase, Native::EnvExample, Native::ComposeLint, Native::ComposeProduction];
 
-fn environment(user: &UserTemplates) -> Environment<'static> {
+/// Instructions one minijinja render may run when the user has templates
+/// (which run in the same environment as the stdlib's): far above what any
+/// template of the stdlib needs for the stack (a few hundred per service),
+/// far below minutes of work (nested loops of `range(10000)`). See
+/// docs/LIMITS.md.
+fn template_fuel(services: usize) -> u64 {
+    const BASE: u64 = 20_000_000;
+    const PER_SERVICE: u64 = 20_000;
+    BASE + PER_SERVICE * services as u64
+}
+
+/// Most bytes one rendered artifact may hold: a backup script or nginx site
+/// for 10,000 services is under 5 MiB.
+pub const MAX_ARTIFACT_BYTES: usize = 64 << 20;
+
+fn environment(user: &UserTemplates, services: usize) -> Environment<'static> {
     let mut env = Environment::new();
+    if !user.is_empty() {
+        // Only then: counting fuel costs every instruction an atomic update.
+        env.set_fuel(Some(template_fuel(services)));
+        // Every `{{ }}` is counted, also inside `{% filter %}` and `{% set %}`
+        // blocks, whose text is held in memory rather than written out.
+        env.set_formatter(|out, state, value| {
+            let printed = state.get_or_set_temp_object("ragc_printed", Printed::default);
+            let bytes = value.as_str().map_or(0, str::len);
+            if printed.0.fetch_add(bytes, Ordering::Relaxed) + bytes > MAX_ARTIFACT_BYTES {
+                return Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, over_limit()));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
+    }
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
     env.set_trim_blocks(true);
@@ -191,15 +222,55 @@ fn render(env: &Environment<'_>, name: &str, context: &minijinja::Value) -> Resu
     let error = |e: minijinja::Error| {
         // The innermost cause says what failed; the outer ones say where.
         let mut message = e.to_string();
+        let mut limit = e.kind() == minijinja::ErrorKind::OutOfFuel;
         let mut source = std::error::Error::source(&e);
         while let Some(cause) = source {
             message.push_str(": ");
             message.push_str(&cause.to_string());
+            limit |= cause.downcast_ref::<minijinja::Error>().is_some_and(|e| e.kind() == minijinja::ErrorKind::OutOfFuel);
             source = cause.source();
         }
-        EmitError { template: name.to_string(), message }
+        let code = if limit || message.contains(&over_limit()) { "E0404" } else { "E0403" };
+        EmitError { template: name.to_string(), message, code }
     };
-    env.get_template(name).map_err(error)?.render(context).map_err(error)
+    let template = env.get_template(name).map_err(error)?;
+    let mut out = Bounded { bytes: Vec::new(), over: false };
+    match template.render_captured_to(context, &mut out) {
+        Ok(_) => Ok(String::from_utf8(out.bytes).expect("minijinja writes whole strings")),
+        Err(_) if out.over => Err(EmitError { template: name.to_string(), message: over_limit(), code: "E0404" }),
+        Err(e) => Err(error(e)),
+    }
+}
+
+/// Bytes a render printed through `{{ }}` so far.
+#[derive(Debug, Default)]
+struct Printed(AtomicUsize);
+
+impl minijinja::value::Object for Printed {}
+
+fn over_limit() -> String {
+    format!("the output is larger than {} MiB, the limit", MAX_ARTIFACT_BYTES >> 20)
+}
+
+/// A render's output, refusing to grow past [`MAX_ARTIFACT_BYTES`].
+struct Bounded {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_ARTIFACT_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("output over the limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// One artifact to render.
@@ -222,9 +293,11 @@ impl Job {
     fn run(&self, env: Option<&Environment<'_>>, data: &native::Data<'_>) -> Result<String, EmitError> {
         match &self.render {
             Render::Jinja { template, context } => render(env.expect("set up when a job needs it"), template, context),
-            Render::Native(native) => {
-                native.render(data).map_err(|e| EmitError { template: native.template().to_string(), message: e.to_string() })
-            }
+            Render::Native(native) => native.render(data).map_err(|e| EmitError {
+                template: native.template().to_string(),
+                message: e.to_string(),
+                code: "E0403",
+            }),
         }
     }
 
@@ -388,7 +461,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         job("backup/crontab".into(), jinja("backup/crontab.j2".into(), &context), CommentStyle::Hash, 0o644);
     }
     job("ops/health-check.sh".into(), Render::Native(Native::HealthCheck), CommentStyle::Script, 0o755);
-    let env = jobs.iter().any(|job| matches!(job.render, Render::Jinja { .. })).then(|| environment(user));
+    let env = jobs.iter().any(|job| matches!(job.render, Render::Jinja { .. })).then(|| environment(user, stack.services.len()));
     let data = native::Data { stack, paths: &paths };
     let mut artifacts = run_jobs(env.as_ref(), &data, &jobs, &stack.source, threads)?;
 
@@ -483,7 +556,7 @@ mod tests {
     fn user_templates_keep_bash_length_literal_and_comment_with_double_hashes() {
         let mut user = UserTemplates::new();
         user.insert("kinds/k/backup.sh.j2".into(), "{## a comment ##}n=${#files[@]} s=${#1} {{ x }}\n".into());
-        let env = environment(&user);
+        let env = environment(&user, 1);
         let out = env.get_template("kinds/k/backup.sh.j2").unwrap().render(minijinja::context! { x => 1 }).unwrap();
         assert_eq!(out, "n=${#files[@]} s=${#1} 1\n");
         // The stdlib's templates still render when a user's are present.
