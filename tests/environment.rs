@@ -239,3 +239,158 @@ fn a_kind_string_cannot_forge_a_secret_sentinel() {
     assert!(compose.contains("X: \"x://u:${WEB_PW:?WEB_PW is not set: see .env.production}@h/DB\""), "{compose}");
     assert!(!compose.contains("${HOME"), "{compose}");
 }
+
+/// The flagship in a fresh directory, compiled once into `deploy/`.
+fn compiled_flagship() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("stack.rag");
+    fs::copy("examples/rag-engine-mini.rag", &stack).unwrap();
+    let output = ragc(&["compile", stack.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let deploy = dir.path().join("deploy");
+    (dir, stack, deploy)
+}
+
+#[test]
+fn compile_removes_only_files_it_wrote() {
+    let (_dir, stack, deploy) = compiled_flagship();
+    // The operator's own copies, byte for byte ragc's files, header and all.
+    fs::copy(deploy.join("compose.yaml"), deploy.join("compose.yaml.bak")).unwrap();
+    fs::copy(deploy.join("backup/backup.sh"), deploy.join("backup/backup.sh.orig")).unwrap();
+    fs::create_dir(deploy.join("old")).unwrap();
+    fs::copy(deploy.join("Dockerfile.api"), deploy.join("old/Dockerfile.api")).unwrap();
+    fs::copy(deploy.join("compose.production.yaml"), deploy.join("old/compose.production.yaml")).unwrap();
+    // The stack drops the worker: its Dockerfile is ragc's, and goes.
+    let text = fs::read_to_string(&stack).unwrap();
+    let worker = text.find("service worker").unwrap();
+    let end = text[worker..].find("\n}\n").map(|at| worker + at + 3).unwrap();
+    fs::write(&stack, format!("{}{}", &text[..worker], &text[end..])).unwrap();
+    let had_worker = deploy.join("Dockerfile.worker").exists();
+    let output = ragc(&["compile", stack.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    for kept in ["compose.yaml.bak", "backup/backup.sh.orig", "old/Dockerfile.api", "old/compose.production.yaml"] {
+        assert!(deploy.join(kept).is_file(), "{kept} was removed: {}", stderr(&output));
+    }
+    if had_worker {
+        assert!(!deploy.join("Dockerfile.worker").exists(), "a file ragc wrote and no longer generates stays");
+    }
+    assert!(!stderr(&output).contains(".bak") && !stderr(&output).contains("old/"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_second_stack_is_refused_in_the_first_ones_directory() {
+    let (dir, _stack, deploy) = compiled_flagship();
+    let before: Vec<(PathBuf, Vec<u8>)> = ["compose.yaml", ".env.production", "backup/backup.sh"]
+        .iter()
+        .map(|path| (deploy.join(path), fs::read(deploy.join(path)).unwrap()))
+        .collect();
+    let other = dir.path().join("other.rag");
+    fs::write(&other, "stack other {}\nservice web: image { image = \"nginx:1.27.3\", port = 8080 }\n").unwrap();
+    let output = ragc(&["compile", other.to_str().unwrap(), "-o", deploy.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("error[E0605]") && text.contains("`rag-engine`") && text.contains("-o DIR"), "{text}");
+    assert_eq!(ragc(&["compile", other.to_str().unwrap(), "-o", deploy.to_str().unwrap(), "--force"]).status.code(), Some(1));
+    for (path, bytes) in before {
+        assert_eq!(fs::read(&path).unwrap(), bytes, "{} changed", path.display());
+    }
+}
+
+#[test]
+fn a_committed_deploy_symlink_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("stack.rag");
+    fs::copy("examples/rag-engine-mini.rag", &stack).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    symlink(elsewhere.path(), dir.path().join("deploy")).unwrap();
+    for args in [vec!["compile", stack.to_str().unwrap()], vec!["check", stack.to_str().unwrap()]] {
+        let output = ragc(&args);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains("error[E0603]") && stderr(&output).contains("is a symbolic link"), "{}", stderr(&output));
+    }
+    let slash = format!("{}/", dir.path().join("deploy").display());
+    assert_eq!(ragc(&["compile", stack.to_str().unwrap(), "-o", &slash]).status.code(), Some(2));
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0, "nothing was written through the link");
+}
+
+#[test]
+fn a_killed_runs_scratch_files_are_cleaned_even_when_nothing_changes() {
+    let (_dir, stack, deploy) = compiled_flagship();
+    // What a run killed mid-write leaves: a staged file, a link to the
+    // env file as it was before a rotation (its old secrets), one in a subdirectory.
+    fs::hard_link(deploy.join(".env.production"), deploy.join(".ragc-old-Xk2a9q")).unwrap();
+    fs::write(deploy.join(".ragc-tmp-3hG7aa"), "partial").unwrap();
+    fs::write(deploy.join("backup/.ragc-tmp-9aQ1zz"), "partial").unwrap();
+    let output = ragc(&["compile", stack.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("unchanged") && !stderr(&output).contains("created"), "{}", stderr(&output));
+    for gone in [".ragc-old-Xk2a9q", ".ragc-tmp-3hG7aa", "backup/.ragc-tmp-9aQ1zz"] {
+        assert!(!deploy.join(gone).exists(), "{gone} survived");
+    }
+    // And after a rotation, which writes only the env file.
+    fs::write(deploy.join(".ragc-tmp-4kK2bb"), "partial").unwrap();
+    let output = ragc(&["rotate", stack.to_str().unwrap(), "JWT_SECRET"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let left: Vec<_> = fs::read_dir(&deploy)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".ragc-tmp-") || name.starts_with(".ragc-old-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_compile_waits_for_the_output_directory_lock_or_gives_up_clearly() {
+    let (_dir, stack, deploy) = compiled_flagship();
+    // Another ragc holds the lock (as this test process does now).
+    let held = fs::File::open(&deploy).unwrap();
+    held.lock().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ragc"))
+        .args(["compile", stack.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env("RAGC_LOCK_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("waiting for it to finish") && text.contains("error[E0606]"), "{text}");
+    // Released while a compile waits: it goes on and finishes.
+    let mut waiting = Command::new(env!("CARGO_BIN_EXE_ragc"))
+        .args(["rotate", stack.to_str().unwrap(), "JWT_SECRET"])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let env_before = fs::read(deploy.join(".env.production")).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(fs::read(deploy.join(".env.production")).unwrap(), env_before, "rotate wrote while the lock was held");
+    held.unlock().unwrap();
+    let status = waiting.wait().unwrap();
+    assert!(status.success());
+    assert_ne!(fs::read(deploy.join(".env.production")).unwrap(), env_before);
+}
+
+#[test]
+fn parallel_compiles_of_two_versions_never_leave_a_mix() {
+    let (dir, stack, deploy) = compiled_flagship();
+    let text = fs::read_to_string(&stack).unwrap();
+    let other = dir.path().join("other.rag");
+    // The same stack, another version of every file that mentions the concurrency.
+    fs::write(&other, text.replace("concurrency=4", "concurrency=8").replace("LOG_LEVEL      = \"info\"", "LOG_LEVEL      = \"debug\""))
+        .unwrap();
+    for round in 0..12 {
+        let spawn = |file: &Path| {
+            Command::new(env!("CARGO_BIN_EXE_ragc"))
+                .args(["compile", file.to_str().unwrap(), "-o", deploy.to_str().unwrap()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let (mut a, mut b) = (spawn(&stack), spawn(&other));
+        assert!(a.wait().unwrap().success() && b.wait().unwrap().success(), "round {round}");
+        let in_sync = |file: &Path| ragc(&["check", file.to_str().unwrap(), "-o", deploy.to_str().unwrap()]).status.code() == Some(0);
+        assert!(in_sync(&stack) || in_sync(&other), "round {round}: the output is a mix of both versions");
+    }
+}

@@ -147,6 +147,31 @@ fn compile_stack(stack: &Path, out: Option<&Path>, color: bool, format: Format) 
     Ok(Compiled { compilation, plan, out_dir })
 }
 
+/// Takes the output directory's write lock for `compile` and `rotate`,
+/// waiting (and saying so) while another run holds it: up to
+/// `RAGC_LOCK_TIMEOUT` seconds, 60 by default.
+fn lock_out_dir(out_dir: &Path, color: bool) -> Result<crate::plan::lock::DirLock, u8> {
+    let wait = std::env::var("RAGC_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|seconds| seconds.parse::<u64>().ok())
+        .map_or(crate::plan::lock::DEFAULT_WAIT, std::time::Duration::from_secs);
+    let waiting = || eprintln!("note: another ragc is writing to {}; waiting for it to finish", out_dir.display());
+    crate::plan::lock::lock(out_dir, wait, waiting).map_err(|problem| {
+        report_problems(std::slice::from_ref(&problem), color);
+        problem_exit(std::slice::from_ref(&problem))
+    })
+}
+
+/// The exit code for problems with the output directory: 1 when it is the
+/// user's to settle (another stack's directory, a run still going), else 2.
+fn problem_exit(problems: &[crate::plan::disk::Problem]) -> u8 {
+    if problems.iter().any(|p| matches!(p.code, "E0605" | "E0606")) {
+        EXIT_USER
+    } else {
+        EXIT_INTERNAL
+    }
+}
+
 /// Prints problems with the output directory, human-readable, to stderr.
 fn report_problems(problems: &[crate::plan::disk::Problem], color: bool) {
     for problem in problems {

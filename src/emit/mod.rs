@@ -53,6 +53,16 @@ pub struct EmitError {
     pub code: &'static str,
 }
 
+impl EmitError {
+    /// The template passed a limit (fuel, output size) rather than failing.
+    pub fn over_limit(&self) -> bool {
+        self.code == TEMPLATE_LIMIT
+    }
+}
+
+/// The code of a template over a limit.
+const TEMPLATE_LIMIT: &str = "E0404";
+
 impl std::fmt::Display for EmitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "template `{}`: {}", self.template, self.message)
@@ -230,14 +240,14 @@ fn render(env: &Environment<'_>, name: &str, context: &minijinja::Value) -> Resu
             limit |= cause.downcast_ref::<minijinja::Error>().is_some_and(|e| e.kind() == minijinja::ErrorKind::OutOfFuel);
             source = cause.source();
         }
-        let code = if limit || message.contains(&over_limit()) { "E0404" } else { "E0403" };
+        let code = if limit || message.contains(&over_limit()) { TEMPLATE_LIMIT } else { "E0403" };
         EmitError { template: name.to_string(), message, code }
     };
     let template = env.get_template(name).map_err(error)?;
     let mut out = Bounded { bytes: Vec::new(), over: false };
     match template.render_captured_to(context, &mut out) {
         Ok(_) => Ok(String::from_utf8(out.bytes).expect("minijinja writes whole strings")),
-        Err(_) if out.over => Err(EmitError { template: name.to_string(), message: over_limit(), code: "E0404" }),
+        Err(_) if out.over => Err(EmitError { template: name.to_string(), message: over_limit(), code: TEMPLATE_LIMIT }),
         Err(e) => Err(error(e)),
     }
 }
@@ -475,7 +485,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         stack.name, stack.source
     );
     artifacts.push(Artifact { path: ".env.production".into(), contents: Contents::Secrets(SecretsFile { header, entries }), mode: 0o600 });
-    Ok(Plan { artifacts })
+    Ok(Plan { artifacts, stack: stack.name.clone() })
 }
 
 #[cfg(test)]
