@@ -394,3 +394,40 @@ fn parallel_compiles_of_two_versions_never_leave_a_mix() {
         assert!(in_sync(&stack) || in_sync(&other), "round {round}: the output is a mix of both versions");
     }
 }
+
+#[test]
+fn two_stacks_on_one_host_never_share_an_nginx_upstream_name() {
+    let site = |stack: &str, service: &str| {
+        let text = format!(
+            "stack {stack} {{\n  domain = \"{stack}.example.com\"\n  acme_email = \"ops@example.com\"\n}}\nservice {service}: image {{ image = \"nginx:1.27.3\", port = 8080, route = \"/\" }}\nproxy nginx {{}}\n"
+        );
+        let input = Input::from_text("stack.rag", &text);
+        let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
+        let plan = plan.unwrap_or_else(|| panic!("{}", compilation.sources.render(&compilation.diagnostics, false)));
+        let ragc::plan::Contents::Text(conf) = &plan.get(&format!("nginx/{stack}.conf")).unwrap().contents else { unreachable!() };
+        conf.lines()
+            .filter_map(|line| line.strip_prefix("upstream "))
+            .map(|rest| rest.trim_end_matches(" {").to_string())
+            .collect::<Vec<_>>()
+    };
+    let first = site("my", "app-x");
+    let second = site("my-app", "x");
+    assert_eq!(first.len(), 1);
+    assert_ne!(first, second, "both sites define upstream {first:?}: nginx merges them or refuses to start");
+}
+
+#[test]
+fn a_cron_schedule_that_never_fires_is_refused() {
+    let stack =
+        |cron: &str| format!("stack s {{}}\nservice db: postgres {{\n  version = \"16.4\"\n  backup = cron(\"{cron}\", keep: 7d)\n}}\n");
+    for never in ["0 0 31 2 *", "0 0 30,31 2 *", "0 0 31 4,6,9,11 *", "0 0 31 2-2 *"] {
+        let (diagnostics, plan) = compile_text(&stack(never));
+        assert!(plan.is_none(), "{never} compiled");
+        assert!(diagnostics.iter().any(|d| d.starts_with("error[E0303]") && d.contains("never")), "{never}: {diagnostics:?}");
+    }
+    // Leap days come, and a day of week given too means either fires.
+    for fires in ["0 0 29 2 *", "0 0 31 2 1", "0 0 30 1,2 *", "0 0 */10 2 *", "0 0 31 * *", "30 2 * * *"] {
+        let (diagnostics, plan) = compile_text(&stack(fires));
+        assert!(plan.is_some(), "{fires}: {diagnostics:?}");
+    }
+}

@@ -384,7 +384,10 @@ fn jinja_context(stack: &Stack, paths: &Paths, services: &Arc<views::Services>) 
     let nginx = stack.proxy.as_ref().map(|proxy| {
         let field_u64 = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_u64).unwrap_or_default();
         let version = proxy.fields.get("version").and_then(|v| v.as_str()).unwrap_or_default();
+        let upstreams: serde_json::Map<String, serde_json::Value> =
+            proxy.routes.iter().map(|route| (route.service.clone(), upstream_name(&stack.name, &route.service).into())).collect();
         json!({
+            "upstreams": upstreams,
             "http2_directive": version_at_least(version, (1, 25, 1)),
             "max_body": size_text(field_u64("max_body")).trim_end_matches('b').to_string(),
             "timeout": format!("{}s", field_u64("timeout")),
@@ -414,6 +417,16 @@ fn jinja_context(stack: &Stack, paths: &Paths, services: &Arc<views::Services>) 
         backed_up,
     };
     minijinja::context! { services => minijinja::Value::from_dyn_object(Arc::clone(services)), ..minijinja::Value::from_serialize(&context) }
+}
+
+/// The nginx upstream of a stack's service. nginx's upstream names share one
+/// namespace on a host, across every stack's site: the name must differ for
+/// every (stack, service) pair. Names hold `-` but never `_`, so `_` between
+/// them keeps the pair readable back (`my` + `app-x` is `ragc_my_app-x`,
+/// `my-app` + `x` is `ragc_my-app_x`; folding `-` into `_` made both
+/// `ragc_my_app_x`).
+pub(crate) fn upstream_name(stack: &str, service: &str) -> String {
+    format!("ragc_{stack}_{service}")
 }
 
 /// Renders every artifact of the compose target.
@@ -572,6 +585,23 @@ mod tests {
         // The stdlib's templates still render when a user's are present.
         let compose = env.get_template("backup/backup.sh.j2");
         assert!(compose.is_ok(), "{compose:?}");
+    }
+
+    #[test]
+    fn upstream_names_differ_for_every_stack_and_service() {
+        assert_ne!(upstream_name("my", "app-x"), upstream_name("my-app", "x"));
+        assert_ne!(upstream_name("a--b", "c"), upstream_name("a", "b--c"));
+        let names = ["a", "a-b", "b", "a-b-c", "b-c", "c", "a--b", "b--c"];
+        let mut seen = Vec::new();
+        for stack in names {
+            for service in names {
+                let name = upstream_name(stack, service);
+                assert!(!seen.contains(&name), "{stack} + {service} gives {name} twice");
+                // Read back: the only `_` after the prefix separates the two names.
+                assert_eq!(name.strip_prefix("ragc_").and_then(|rest| rest.split_once('_')), Some((stack, service)));
+                seen.push(name);
+            }
+        }
     }
 
     #[test]
