@@ -371,6 +371,9 @@ fn a_compile_waits_for_the_output_directory_lock_or_gives_up_clearly() {
     assert_ne!(fs::read(deploy.join(".env.production")).unwrap(), env_before);
 }
 
+/// Four compiles at once, two of each version: each succeeds (before the
+/// lock, one would fail on a file the other changed, or remove the other's
+/// staged files), and the files are all of one version.
 #[test]
 fn parallel_compiles_of_two_versions_never_leave_a_mix() {
     let (dir, stack, deploy) = compiled_flagship();
@@ -379,7 +382,7 @@ fn parallel_compiles_of_two_versions_never_leave_a_mix() {
     // The same stack, another version of every file that mentions the concurrency.
     fs::write(&other, text.replace("concurrency=4", "concurrency=8").replace("LOG_LEVEL      = \"info\"", "LOG_LEVEL      = \"debug\""))
         .unwrap();
-    for round in 0..12 {
+    for round in 0..15 {
         let spawn = |file: &Path| {
             Command::new(env!("CARGO_BIN_EXE_ragc"))
                 .args(["compile", file.to_str().unwrap(), "-o", deploy.to_str().unwrap()])
@@ -388,8 +391,8 @@ fn parallel_compiles_of_two_versions_never_leave_a_mix() {
                 .spawn()
                 .unwrap()
         };
-        let (mut a, mut b) = (spawn(&stack), spawn(&other));
-        assert!(a.wait().unwrap().success() && b.wait().unwrap().success(), "round {round}");
+        let mut runs = [spawn(&stack), spawn(&other), spawn(&stack), spawn(&other)];
+        assert!(runs.iter_mut().all(|run| run.wait().unwrap().success()), "round {round}");
         let in_sync = |file: &Path| ragc(&["check", file.to_str().unwrap(), "-o", deploy.to_str().unwrap()]).status.code() == Some(0);
         assert!(in_sync(&stack) || in_sync(&other), "round {round}: the output is a mix of both versions");
     }
