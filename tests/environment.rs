@@ -434,3 +434,15 @@ fn a_cron_schedule_that_never_fires_is_refused() {
         assert!(plan.is_some(), "{fires}: {diagnostics:?}");
     }
 }
+
+#[test]
+fn a_template_building_a_huge_string_in_variables_is_stopped() {
+    let (dir, stack) = custom_kind();
+    // Never printed: only the memory it takes shows it (3.2 GB by `f`).
+    let doubling = "{% set a = \"x\" * 100000000 %}{% set b = a ~ a %}{% set c = b ~ b %}{% set d = c ~ c %}{% set e = d ~ d %}{% set f = e ~ e %}{{ f|length }}\n";
+    fs::write(dir.path().join("kinds/minio/restore.sh.j2"), doubling).unwrap();
+    let (code, text) = ragc_bounded(&["compile", stack.to_str().unwrap()], Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("error[E0404]") && text.contains("MiB of memory"), "{text}");
+    assert!(!dir.path().join("deploy").exists());
+}
