@@ -451,3 +451,17 @@ fn a_template_building_a_huge_string_in_variables_is_stopped() {
     assert!(text.contains("error[E0404]") && text.contains("MiB of memory"), "{text}");
     assert!(!dir.path().join("deploy").exists());
 }
+
+#[test]
+fn a_directory_from_before_manifests_is_still_refused_to_another_stack() {
+    let (dir, _stack, deploy) = compiled_flagship();
+    // As a ragc without manifests left it: the env file's header names the stack.
+    fs::remove_file(deploy.join(".ragc-manifest")).unwrap();
+    let env = fs::read(deploy.join(".env.production")).unwrap();
+    let other = dir.path().join("other.rag");
+    fs::write(&other, "stack other {}\nservice web: image { image = \"nginx:1.27.3\", port = 8080 }\n").unwrap();
+    let output = ragc(&["compile", other.to_str().unwrap(), "-o", deploy.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("error[E0605]") && stderr(&output).contains("`rag-engine`"), "{}", stderr(&output));
+    assert_eq!(fs::read(deploy.join(".env.production")).unwrap(), env);
+}
