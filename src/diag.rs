@@ -115,33 +115,84 @@ impl Sources {
 
     /// Renders diagnostics the way rustc does: code, location, source line,
     /// carets, labels, help. `color` is decided by the caller (terminal and
-    /// `NO_COLOR`), never here.
+    /// `NO_COLOR`), never here. Control characters from the input (a
+    /// terminal escape in a string, a file name) are shown escaped
+    /// (`\u{1b}`), never sent to the terminal.
     pub fn render(&self, diagnostics: &[Diagnostic], color: bool) -> String {
         let mut buffer = if color { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
         let config = term::Config::default();
+        // Sources with control characters are rendered from escaped copies,
+        // spans moved by what the escapes add; the others as they are.
+        let escaped = self.escaped_copies();
+        let files = escaped.as_ref().map_or(&self.files, |(files, _)| files);
+        let range = |span: &Span| match &escaped {
+            Some((_, shifts)) => {
+                let range = span.range();
+                let shift = |offset: usize| {
+                    offset + shifts[span.file].iter().take_while(|(at, _)| *at < offset).map(|(_, extra)| extra).sum::<usize>()
+                };
+                shift(range.start)..shift(range.end)
+            }
+            None => span.range(),
+        };
         for diagnostic in diagnostics {
             let severity = match diagnostic.severity {
                 Severity::Error => CsDiagnostic::error(),
                 Severity::Warning => CsDiagnostic::warning(),
             };
-            let mut labels =
-                vec![CsLabel::primary(diagnostic.primary.span.file, diagnostic.primary.span.range())
-                    .with_message(&diagnostic.primary.message)];
+            let mut labels = vec![CsLabel::primary(diagnostic.primary.span.file, range(&diagnostic.primary.span))
+                .with_message(escape_controls(&diagnostic.primary.message))];
             labels.extend(
                 diagnostic
                     .secondary
                     .iter()
-                    .map(|label| CsLabel::secondary(label.span.file, label.span.range()).with_message(&label.message)),
+                    .map(|label| CsLabel::secondary(label.span.file, range(&label.span)).with_message(escape_controls(&label.message))),
             );
             let rendered = severity
                 .with_code(diagnostic.code)
-                .with_message(&diagnostic.message)
+                .with_message(escape_controls(&diagnostic.message))
                 .with_labels(labels)
-                .with_notes(diagnostic.help.iter().map(|help| format!("help: {help}")).collect());
+                .with_notes(diagnostic.help.iter().map(|help| format!("help: {}", escape_controls(help))).collect());
             // Rendering into an in-memory buffer cannot fail for files we own.
-            let _ = term::emit(&mut buffer, &config, &self.files, &rendered);
+            let _ = term::emit(&mut buffer, &config, files, &rendered);
         }
         String::from_utf8_lossy(buffer.as_slice()).into_owned()
+    }
+
+    /// Every source with its control characters escaped, and per file where
+    /// each escape sits (byte offset in the original) and the bytes it adds;
+    /// `None` when no name or text has one (nearly always).
+    #[allow(clippy::type_complexity)]
+    fn escaped_copies(&self) -> Option<(SimpleFiles<String, String>, Vec<Vec<(usize, usize)>>)> {
+        let mut count = 0;
+        let mut any = false;
+        while let Ok(file) = self.files.get(count) {
+            any |= has_controls(file.name()) || source_controls(file.source()).next().is_some();
+            count += 1;
+        }
+        if !any {
+            return None;
+        }
+        let mut files = SimpleFiles::new();
+        let mut shifts = Vec::with_capacity(count);
+        for id in 0..count {
+            let file = self.files.get(id).ok()?;
+            let source = file.source();
+            let mut text = String::with_capacity(source.len() + 16);
+            let mut shift = Vec::new();
+            let mut copied = 0;
+            for (at, ch) in source_controls(source) {
+                let escape = format!("\\u{{{:x}}}", u32::from(ch));
+                text.push_str(&source[copied..at]);
+                text.push_str(&escape);
+                shift.push((at, escape.len() - ch.len_utf8()));
+                copied = at + ch.len_utf8();
+            }
+            text.push_str(&source[copied..]);
+            files.add(escape_controls(file.name()).into_owned(), text);
+            shifts.push(shift);
+        }
+        Some((files, shifts))
     }
 
     /// The JSON form for editors and CI annotations.
@@ -165,6 +216,40 @@ impl Sources {
             .collect();
         serde_json::Value::Array(items)
     }
+}
+
+/// Characters shown escaped in rendered diagnostics: controls a terminal
+/// could act on (ESC, BEL, CSI, backspace, carriage return, ...); line
+/// breaks and tabs lay the text out and stay.
+fn is_escaped(ch: char) -> bool {
+    ch.is_control() && !matches!(ch, '\n' | '\t')
+}
+
+fn has_controls(text: &str) -> bool {
+    text.chars().any(is_escaped)
+}
+
+/// The characters of a source file shown escaped: as [`is_escaped`], but a
+/// carriage return that ends a line (`\r\n`) stays.
+fn source_controls(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    text.char_indices().filter(|&(at, ch)| is_escaped(ch) && !(ch == '\r' && text[at + 1..].starts_with('\n')))
+}
+
+/// `text` with every control character but line breaks and tabs written as
+/// `\u{HEX}`, so that input echoed in a diagnostic cannot drive the terminal.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !has_controls(text) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for ch in text.chars() {
+        if is_escaped(ch) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(ch)));
+        } else {
+            out.push(ch);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The closest candidate to `name`, if one is close enough to be a likely typo.

@@ -205,10 +205,17 @@ pub fn compile(input: &Input, options: &EmitOptions) -> (Compilation, Option<Pla
         Ok(plan) => (compilation, Some(plan)),
         Err(error) => {
             let span = Span::new(compilation.stack_file, 0, 0);
-            compilation.diagnostics.push(
-                Diagnostic::error("E0403", format!("a template failed: {error}"), span, "while compiling this stack")
-                    .with_help("a value could not be written safely, or a kind's template is broken; `ragc explain E0403`"),
-            );
+            // A template over a limit (E0404) needs a kind's template files,
+            // so tests/environment.rs triggers it, not a fixture.
+            let diagnostic = if error.over_limit() {
+                Diagnostic::error(error.code, format!("a template passed a limit: {error}"), span, "while compiling this stack").with_help(
+                    format!("a kind's template loops or grows without bound; see docs/LIMITS.md and `ragc explain {}`", error.code),
+                )
+            } else {
+                Diagnostic::error(error.code, format!("a template failed: {error}"), span, "while compiling this stack")
+                    .with_help("a value could not be written safely, or a kind's template is broken; `ragc explain E0403`")
+            };
+            compilation.diagnostics.push(diagnostic);
             (compilation, None)
         }
     }

@@ -258,8 +258,11 @@ fn check_reports_drift_hand_edits_and_json() {
     let deploy = dir.path().join("deploy");
     edit(&deploy.join("compose.production.yaml"), "max-size: \"10m\"", "max-size: \"50m\"");
     std::fs::remove_file(deploy.join("ops/health-check.sh")).unwrap();
-    // A generated, unedited file the stack no longer produces (a removed service's).
+    // A generated, unedited file the stack no longer produces (a removed
+    // service's): one ragc wrote, so its manifest lists it.
     std::fs::copy(deploy.join("Dockerfile.api"), deploy.join("Dockerfile.old")).unwrap();
+    let manifest = std::fs::read_to_string(deploy.join(".ragc-manifest")).unwrap();
+    std::fs::write(deploy.join(".ragc-manifest"), format!("{manifest}file Dockerfile.old\n")).unwrap();
     let output = ragc(&["check", "--format", "json", &stack]);
     assert_eq!(output.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

@@ -45,6 +45,10 @@ pub fn to_text(rendered: &str) -> Text {
     Text(parts)
 }
 
+/// Instructions one kind string may run: a loop over a list of 1,000 items
+/// takes some 10,000 (docs/LIMITS.md).
+pub const KIND_STRING_FUEL: u64 = 1_000_000;
+
 /// The environment kind strings are rendered in.
 pub struct Interpolator {
     env: Environment<'static>,
@@ -56,6 +60,8 @@ impl Default for Interpolator {
         // A kind that names a field it does not have is a bug in the kind file;
         // truthiness tests on absent optional fields are allowed.
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        // A kind string is one line; nested loops in one must not run for minutes.
+        env.set_fuel(Some(KIND_STRING_FUEL));
         Self { env }
     }
 }
@@ -77,11 +83,14 @@ impl Interpolator {
             return rendered(value);
         }
         let context: std::collections::BTreeMap<&str, &Value> = context.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        let rendered = self.env.render_str(template, context).map_err(|error| match error.detail() {
+        let text = self.env.render_str(template, &context).map_err(|error| match error.detail() {
             Some(detail) => format!("{}: {detail}", error.kind()),
             None => error.kind().to_string(),
         })?;
-        self::rendered(&rendered)
+        if has_reserved(&text) {
+            return genuine(rendered(&text)?, context.values().copied());
+        }
+        self::rendered(&text)
     }
 }
 
@@ -96,6 +105,56 @@ pub fn sole_variable(template: &str) -> Option<&str> {
     // Jinja's literals are names too, but print themselves.
     let literal = matches!(name, "true" | "false" | "none" | "True" | "False" | "None");
     (starts_a_name && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') && !literal).then_some(name)
+}
+
+/// A rendered kind string whose secrets are all genuine: each names a
+/// secret the template was given (a sentinel in one of its context values),
+/// and no reserved character is left over. A template can write the
+/// reserved characters itself (`"\uE000HOME\uE001"` in a Jinja string),
+/// which would otherwise come out as a secret `${HOME}` written raw into
+/// Compose, past its `$$` escaping.
+fn genuine<'a>(text: Text, context: impl Iterator<Item = &'a Value>) -> Result<Text, String> {
+    let mut given = Vec::new();
+    for value in context {
+        sentinels_in(value, &mut given, 0);
+    }
+    for part in &text.0 {
+        match part {
+            Part::Literal(literal) if has_reserved(literal) => {
+                return Err("the template wrote a reserved character (U+E000 or U+E001) that is not a secret it was given".into());
+            }
+            Part::Secret(var) if !given.iter().any(|known| known == var) => {
+                return Err(format!("the template made up a secret reference (`{var}`): only secrets it is given can reach a file"));
+            }
+            _ => {}
+        }
+    }
+    Ok(text)
+}
+
+/// The secrets a template value holds, as sentinels in its strings.
+fn sentinels_in(value: &Value, found: &mut Vec<String>, depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    if let Some(text) = value.as_str() {
+        if has_reserved(text) {
+            found.extend(to_text(text).secrets().map(str::to_string));
+        }
+        return;
+    }
+    if let Ok(items) = value.try_iter() {
+        let is_map = value.kind() == minijinja::value::ValueKind::Map;
+        for item in items {
+            if is_map {
+                if let Ok(inner) = value.get_item(&item) {
+                    sentinels_in(&inner, found, depth + 1);
+                }
+            } else {
+                sentinels_in(&item, found, depth + 1);
+            }
+        }
+    }
 }
 
 /// What a kind string rendered to, checked and split into parts.

@@ -597,7 +597,35 @@ pub fn validate_cron(text: &str) -> Result<(), String> {
             }
         }
     }
+    // The fields are each valid; the date they name must exist. With a day
+    // of week given as well, cron fires on either, so some day always comes.
+    let (day_of_month, month, day_of_week) = (fields[2], fields[3], fields[4]);
+    if !day_of_month.starts_with('*') && day_of_week.starts_with('*') {
+        const DAYS: [u32; 13] = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        let days = expand_cron_field(day_of_month, 1, 31);
+        let months = expand_cron_field(month, 1, 12);
+        if !months.iter().any(|&m| days.iter().any(|&d| d <= DAYS[m as usize])) {
+            return Err(format!("day {day_of_month} of month {month} never comes, so the backup would never run"));
+        }
+    }
     Ok(())
+}
+
+/// The values a valid cron field stands for.
+fn expand_cron_field(field: &str, low: u32, high: u32) -> Vec<u32> {
+    let mut values = Vec::new();
+    for part in field.split(',') {
+        let (range, step) = part.split_once('/').map_or((part, 1), |(range, step)| (range, step.parse().unwrap_or(1).max(1)));
+        let (from, to) = match range.split_once('-') {
+            _ if range == "*" => (low, high),
+            Some((from, to)) => (from.parse().unwrap_or(low), to.parse().unwrap_or(high)),
+            // `5/10` runs from 5 to the end of the field.
+            None if part.contains('/') => (range.parse().unwrap_or(low), high),
+            None => (range.parse().unwrap_or(low), range.parse().unwrap_or(low)),
+        };
+        values.extend((from..=to).step_by(step as usize));
+    }
+    values
 }
 
 fn health_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result<HealthSpec, Diagnostic> {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{compile_stack, report_problems, Compiled, Format, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
+use super::{compile_stack, lock_out_dir, problem_exit, report_problems, Compiled, Format, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
 use crate::emit::EmitOptions;
 use crate::plan::disk::{self, Changes};
 use crate::plan::write::{self, Applied, NoFaults, WriteError};
@@ -85,12 +85,17 @@ pub fn run(args: &CompileArgs, color: bool) -> u8 {
         Err(code) => return code,
     };
     let Some(plan) = plan else { return EXIT_USER };
+    // Held until the process exits: from the comparison to the last rename.
+    let lock = match lock_out_dir(&out_dir, color) {
+        Ok(lock) => lock,
+        Err(code) => return code,
+    };
     let changes = match disk::compare(&plan, &out_dir) {
         Ok(changes) => changes,
         Err(problems) => {
             report_problems(&problems, color);
             eprintln!("error: nothing was written to {}", out_dir.display());
-            return EXIT_INTERNAL;
+            return problem_exit(&problems);
         }
     };
     match write::apply(&changes, args.force, &mut NoFaults) {
@@ -111,6 +116,7 @@ pub fn run(args: &CompileArgs, color: bool) -> u8 {
             // The process ends next: freeing the model, the artifacts and the
             // comparison piece by piece would cost 2% of a large compile.
             std::mem::forget((compilation, plan, changes));
+            drop(lock);
             EXIT_OK
         }
         Err(WriteError::Refused(problems)) => {

@@ -31,7 +31,7 @@ pub fn run(args: &DiffArgs, color: bool, color_out: bool) -> u8 {
         Ok(changes) => changes,
         Err(problems) => {
             report_problems(&problems, color);
-            return EXIT_INTERNAL;
+            return super::problem_exit(&problems);
         }
     };
     let text = if args.stat { diff::stat(&changes, color_out) } else { diff::unified(&changes, color_out) };

@@ -140,11 +140,86 @@ struct Compiled {
 fn compile_stack(stack: &Path, out: Option<&Path>, color: bool, format: Format) -> Result<Compiled, u8> {
     let input = load(stack)?;
     let (out_dir, options) = compile::out_dir(stack, out);
+    let watchdog = (!input.templates.is_empty()).then(MemoryWatchdog::start);
     let (compilation, plan) = crate::compile(&input, &options);
+    drop(watchdog);
     if format == Format::Human {
         report(&compilation, color, format);
     }
     Ok(Compiled { compilation, plan, out_dir })
+}
+
+/// Most memory a compile with user templates may hold. Fuel bounds a
+/// template's work and the output limit what it prints, but nothing in
+/// minijinja bounds a string built in variables (`{% set b = a ~ a %}`,
+/// thirty times over) that is never printed; the stdlib's templates for
+/// 10,000 services stay under 200 MiB.
+const TEMPLATE_MEMORY_LIMIT: u64 = 1 << 30;
+
+/// Watches the process's resident memory while user templates render, and
+/// ends the process with E0404 past [`TEMPLATE_MEMORY_LIMIT`] (Linux; a
+/// no-op elsewhere). Stops when dropped.
+struct MemoryWatchdog {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl MemoryWatchdog {
+    fn start() -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        #[cfg(target_os = "linux")]
+        std::thread::spawn(move || {
+            // SAFETY: sysconf has no preconditions.
+            let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let resident = std::fs::read_to_string("/proc/self/statm")
+                    .ok()
+                    .and_then(|statm| statm.split_whitespace().nth(1).and_then(|pages| pages.parse::<u64>().ok()));
+                if resident.is_some_and(|pages| pages * page > TEMPLATE_MEMORY_LIMIT) {
+                    eprintln!(
+                        "error[E0404]: a template passed a limit: the compile holds more than {} MiB of memory\n  = help: a kind's template builds values without bound (a string concatenated with itself in a `set`); see docs/LIMITS.md and `ragc explain E0404`",
+                        TEMPLATE_MEMORY_LIMIT >> 20
+                    );
+                    std::process::exit(i32::from(EXIT_USER));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        });
+        #[cfg(not(target_os = "linux"))]
+        drop(stopped);
+        MemoryWatchdog { stop }
+    }
+}
+
+impl Drop for MemoryWatchdog {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Takes the output directory's write lock for `compile` and `rotate`,
+/// waiting (and saying so) while another run holds it: up to
+/// `RAGC_LOCK_TIMEOUT` seconds, 60 by default.
+fn lock_out_dir(out_dir: &Path, color: bool) -> Result<crate::plan::lock::DirLock, u8> {
+    let wait = std::env::var("RAGC_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|seconds| seconds.parse::<u64>().ok())
+        .map_or(crate::plan::lock::DEFAULT_WAIT, std::time::Duration::from_secs);
+    let waiting = || eprintln!("note: another ragc is writing to {}; waiting for it to finish", out_dir.display());
+    crate::plan::lock::lock(out_dir, wait, waiting).map_err(|problem| {
+        report_problems(std::slice::from_ref(&problem), color);
+        problem_exit(std::slice::from_ref(&problem))
+    })
+}
+
+/// The exit code for problems with the output directory: 1 when it is the
+/// user's to settle (another stack's directory, a run still going), else 2.
+fn problem_exit(problems: &[crate::plan::disk::Problem]) -> u8 {
+    if problems.iter().any(|p| matches!(p.code, "E0605" | "E0606")) {
+        EXIT_USER
+    } else {
+        EXIT_INTERNAL
+    }
 }
 
 /// Prints problems with the output directory, human-readable, to stderr.
@@ -157,7 +232,10 @@ fn report_problems(problems: &[crate::plan::disk::Problem], color: bool) {
 /// Reads the stack, or reports why it can't be read.
 fn load(path: &Path) -> Result<Input, u8> {
     Input::load(path).map_err(|error| {
-        eprintln!("error[E0002]: can't read the stack: {error}");
+        eprintln!("error[{}]: can't read the stack: {error}", error.code);
+        if let Some(help) = &error.help {
+            eprintln!("  = help: {help}");
+        }
         EXIT_USER
     })
 }

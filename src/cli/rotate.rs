@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{compile_stack, report_problems, Compiled, Format, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
+use super::{compile_stack, lock_out_dir, problem_exit, report_problems, Compiled, Format, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
 use crate::model::SecretSource;
 use crate::plan::disk::{self, Change, Changes, Status};
 use crate::plan::secrets::{self, RotateError};
@@ -46,11 +46,20 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
         return EXIT_USER;
     }
 
+    if std::fs::symlink_metadata(&out_dir).is_err() {
+        eprintln!("error: {} does not exist yet: `ragc compile` creates it, with every secret", env_path.display());
+        return EXIT_USER;
+    }
+    // Held to the end: a compile must not compare or write meanwhile.
+    let _lock = match lock_out_dir(&out_dir, color) {
+        Ok(lock) => lock,
+        Err(code) => return code,
+    };
     let changes = match disk::compare(&plan, &out_dir) {
         Ok(changes) => changes,
         Err(problems) => {
             report_problems(&problems, color);
-            return EXIT_INTERNAL;
+            return problem_exit(&problems);
         }
     };
     let Some(current) = changes.get(".env.production") else { return EXIT_INTERNAL };
@@ -84,6 +93,7 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
     let only = Changes {
         out_dir: out_dir.clone(),
         changes: vec![Change { status: Status::Update, new: Some(rotated), mode: 0o600, keep: false, ..current.clone() }],
+        manifest: None,
     };
     match write::apply(&only, false, &mut NoFaults) {
         Ok(_) => {}

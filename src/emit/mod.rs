@@ -49,7 +49,19 @@ pub type UserTemplates = IndexMap<String, String>;
 pub struct EmitError {
     pub template: String,
     pub message: String,
+    /// E0403 (a template failed), or E0404 (a template passed a limit).
+    pub code: &'static str,
 }
+
+impl EmitError {
+    /// The template passed a limit (fuel, output size) rather than failing.
+    pub fn over_limit(&self) -> bool {
+        self.code == TEMPLATE_LIMIT
+    }
+}
+
+/// The code of a template over a limit.
+const TEMPLATE_LIMIT: &str = "E0404";
 
 impl std::fmt::Display for EmitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,8 +83,37 @@ pub const PRODUCTION_FILES: &str = "--env-file .env.production -f compose.yaml -
 /// threads start on these.
 const PER_SERVICE: [Native; 4] = [Native::ComposeBase, Native::EnvExample, Native::ComposeLint, Native::ComposeProduction];
 
-fn environment(user: &UserTemplates) -> Environment<'static> {
+/// Instructions one minijinja render may run when the user has templates
+/// (which run in the same environment as the stdlib's): far above what any
+/// template of the stdlib needs for the stack (a few hundred per service),
+/// far below minutes of work (nested loops of `range(10000)`). See
+/// docs/LIMITS.md.
+fn template_fuel(services: usize) -> u64 {
+    const BASE: u64 = 20_000_000;
+    const PER_SERVICE: u64 = 20_000;
+    BASE + PER_SERVICE * services as u64
+}
+
+/// Most bytes one rendered artifact may hold: a backup script or nginx site
+/// for 10,000 services is under 5 MiB.
+pub const MAX_ARTIFACT_BYTES: usize = 64 << 20;
+
+fn environment(user: &UserTemplates, services: usize) -> Environment<'static> {
     let mut env = Environment::new();
+    if !user.is_empty() {
+        // Only then: counting fuel costs every instruction an atomic update.
+        env.set_fuel(Some(template_fuel(services)));
+        // Every `{{ }}` is counted, also inside `{% filter %}` and `{% set %}`
+        // blocks, whose text is held in memory rather than written out.
+        env.set_formatter(|out, state, value| {
+            let printed = state.get_or_set_temp_object("ragc_printed", Printed::default);
+            let bytes = value.as_str().map_or(0, str::len);
+            if printed.0.fetch_add(bytes, Ordering::Relaxed) + bytes > MAX_ARTIFACT_BYTES {
+                return Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, over_limit()));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
+    }
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
     env.set_trim_blocks(true);
@@ -210,15 +251,55 @@ fn render(env: &Environment<'_>, name: &str, context: &minijinja::Value) -> Resu
     let error = |e: minijinja::Error| {
         // The innermost cause says what failed; the outer ones say where.
         let mut message = e.to_string();
+        let mut limit = e.kind() == minijinja::ErrorKind::OutOfFuel;
         let mut source = std::error::Error::source(&e);
         while let Some(cause) = source {
             message.push_str(": ");
             message.push_str(&cause.to_string());
+            limit |= cause.downcast_ref::<minijinja::Error>().is_some_and(|e| e.kind() == minijinja::ErrorKind::OutOfFuel);
             source = cause.source();
         }
-        EmitError { template: name.to_string(), message }
+        let code = if limit || message.contains(&over_limit()) { TEMPLATE_LIMIT } else { "E0403" };
+        EmitError { template: name.to_string(), message, code }
     };
-    env.get_template(name).map_err(error)?.render(context).map_err(error)
+    let template = env.get_template(name).map_err(error)?;
+    let mut out = Bounded { bytes: Vec::new(), over: false };
+    match template.render_captured_to(context, &mut out) {
+        Ok(_) => Ok(String::from_utf8(out.bytes).expect("minijinja writes whole strings")),
+        Err(_) if out.over => Err(EmitError { template: name.to_string(), message: over_limit(), code: TEMPLATE_LIMIT }),
+        Err(e) => Err(error(e)),
+    }
+}
+
+/// Bytes a render printed through `{{ }}` so far.
+#[derive(Debug, Default)]
+struct Printed(AtomicUsize);
+
+impl minijinja::value::Object for Printed {}
+
+fn over_limit() -> String {
+    format!("the output is larger than {} MiB, the limit", MAX_ARTIFACT_BYTES >> 20)
+}
+
+/// A render's output, refusing to grow past [`MAX_ARTIFACT_BYTES`].
+struct Bounded {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_ARTIFACT_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("output over the limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// One artifact to render.
@@ -241,9 +322,11 @@ impl Job {
     fn run(&self, env: Option<&Environment<'_>>, data: &native::Data<'_>) -> Result<String, EmitError> {
         match &self.render {
             Render::Jinja { template, context } => render(env.expect("set up when a job needs it"), template, context),
-            Render::Native(native) => {
-                native.render(data).map_err(|e| EmitError { template: native.template().to_string(), message: e.to_string() })
-            }
+            Render::Native(native) => native.render(data).map_err(|e| EmitError {
+                template: native.template().to_string(),
+                message: e.to_string(),
+                code: "E0403",
+            }),
         }
     }
 
@@ -320,7 +403,10 @@ fn jinja_context(stack: &Stack, paths: &Paths, services: &Arc<views::Services>) 
     let nginx = stack.proxy.as_ref().map(|proxy| {
         let field_u64 = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_u64).unwrap_or_default();
         let version = proxy.fields.get("version").and_then(|v| v.as_str()).unwrap_or_default();
+        let upstreams: serde_json::Map<String, serde_json::Value> =
+            proxy.routes.iter().map(|route| (route.service.clone(), upstream_name(&stack.name, &route.service).into())).collect();
         json!({
+            "upstreams": upstreams,
             "http2_directive": version_at_least(version, (1, 25, 1)),
             "max_body": size_text(field_u64("max_body")).trim_end_matches('b').to_string(),
             "timeout": format!("{}s", field_u64("timeout")),
@@ -350,6 +436,16 @@ fn jinja_context(stack: &Stack, paths: &Paths, services: &Arc<views::Services>) 
         backed_up,
     };
     minijinja::context! { services => minijinja::Value::from_dyn_object(Arc::clone(services)), ..minijinja::Value::from_serialize(&context) }
+}
+
+/// The nginx upstream of a stack's service. nginx's upstream names share one
+/// namespace on a host, across every stack's site: the name must differ for
+/// every (stack, service) pair. Names hold `-` but never `_`, so `_` between
+/// them keeps the pair readable back (`my` + `app-x` is `ragc_my_app-x`,
+/// `my-app` + `x` is `ragc_my-app_x`; folding `-` into `_` made both
+/// `ragc_my_app_x`).
+pub(crate) fn upstream_name(stack: &str, service: &str) -> String {
+    format!("ragc_{stack}_{service}")
 }
 
 /// Renders every artifact of the compose target.
@@ -415,7 +511,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     job("ops/deploy".into(), Render::Native(Native::OpsDeploy), CommentStyle::Script, 0o755);
     job("ops/rollback".into(), Render::Native(Native::OpsRollback), CommentStyle::Script, 0o755);
     job("ops/status".into(), Render::Native(Native::OpsStatus), CommentStyle::Script, 0o755);
-    let env = jobs.iter().any(|job| matches!(job.render, Render::Jinja { .. })).then(|| environment(user));
+    let env = jobs.iter().any(|job| matches!(job.render, Render::Jinja { .. })).then(|| environment(user, stack.services.len()));
     let data = native::Data { stack, paths: &paths };
     let mut artifacts = run_jobs(env.as_ref(), &data, &jobs, &stack.source, threads)?;
 
@@ -430,7 +526,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         header::comment_text(&stack.source)
     );
     artifacts.push(Artifact { path: ".env.production".into(), contents: Contents::Secrets(SecretsFile { header, entries }), mode: 0o600 });
-    Ok(Plan { artifacts })
+    Ok(Plan { artifacts, stack: stack.name.clone() })
 }
 
 #[cfg(test)]
@@ -513,12 +609,29 @@ mod tests {
     fn user_templates_keep_bash_length_literal_and_comment_with_double_hashes() {
         let mut user = UserTemplates::new();
         user.insert("kinds/k/backup.sh.j2".into(), "{## a comment ##}n=${#files[@]} s=${#1} {{ x }}\n".into());
-        let env = environment(&user);
+        let env = environment(&user, 1);
         let out = env.get_template("kinds/k/backup.sh.j2").unwrap().render(minijinja::context! { x => 1 }).unwrap();
         assert_eq!(out, "n=${#files[@]} s=${#1} 1\n");
         // The stdlib's templates still render when a user's are present.
         let compose = env.get_template("backup/backup.sh.j2");
         assert!(compose.is_ok(), "{compose:?}");
+    }
+
+    #[test]
+    fn upstream_names_differ_for_every_stack_and_service() {
+        assert_ne!(upstream_name("my", "app-x"), upstream_name("my-app", "x"));
+        assert_ne!(upstream_name("a--b", "c"), upstream_name("a", "b--c"));
+        let names = ["a", "a-b", "b", "a-b-c", "b-c", "c", "a--b", "b--c"];
+        let mut seen = Vec::new();
+        for stack in names {
+            for service in names {
+                let name = upstream_name(stack, service);
+                assert!(!seen.contains(&name), "{stack} + {service} gives {name} twice");
+                // Read back: the only `_` after the prefix separates the two names.
+                assert_eq!(name.strip_prefix("ragc_").and_then(|rest| rest.split_once('_')), Some((stack, service)));
+                seen.push(name);
+            }
+        }
     }
 
     #[test]

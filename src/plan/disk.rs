@@ -3,6 +3,13 @@
 //! edited by hand or not made by ragc is never touched without `--force`).
 //! Reads the disk, never writes it: `compile` applies the result with
 //! [`super::write::apply`], `diff` and `check` only show it.
+//!
+//! Invariant: ragc removes only files it wrote itself. Every compile records
+//! in [`MANIFEST`] which stack the directory belongs to and which files it
+//! wrote there; a file is stale (removed) only if the manifest lists it, it
+//! still has ragc's header and the stack no longer generates it. A copy the
+//! operator made (`compose.yaml.bak`, `old/`) is never listed, so never
+//! touched, and a directory another stack's manifest names is refused (E0605).
 
 use std::fs;
 use std::io::{ErrorKind, Read as _};
@@ -19,6 +26,58 @@ pub const TEMP_PREFIX: &str = ".ragc-tmp-";
 pub const BACKUP_PREFIX: &str = ".ragc-old-";
 /// Copies `--force` keeps of what it replaces: `<path>.ragc-keep`, `.ragc-keep.1`, ...
 pub const KEEP_SUFFIX: &str = ".ragc-keep";
+/// The output directory's manifest: the stack it belongs to and the files
+/// ragc wrote in it, the only ones a later compile may remove.
+pub const MANIFEST: &str = ".ragc-manifest";
+
+/// What a manifest records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub stack: String,
+    /// Paths relative to the output directory, `/`-separated.
+    pub files: Vec<String>,
+}
+
+impl Manifest {
+    /// The manifest a compile of `plan` leaves behind.
+    pub fn of(plan: &Plan) -> Self {
+        Manifest { stack: plan.stack.clone(), files: plan.artifacts.iter().map(|a| a.path.clone()).collect() }
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::from(
+            "# Written by ragc: the stack this directory belongs to, and the files ragc wrote here.\n# A compile removes only files listed here. Do not edit.\n",
+        );
+        text.push_str(&format!("stack {}\n", self.stack));
+        for file in &self.files {
+            text.push_str(&format!("file {file}\n"));
+        }
+        text
+    }
+
+    /// Reads a manifest back; lines that are not ragc's are ignored, and a
+    /// listed path that could leave the directory or name ragc's own files
+    /// is dropped (the manifest is a file anyone with access can edit).
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut stack = None;
+        let mut files = Vec::new();
+        for line in text.lines() {
+            if let Some(name) = line.strip_prefix("stack ") {
+                stack = Some(name.to_string());
+            } else if let Some(path) = line.strip_prefix("file ") {
+                let inside = !path.is_empty()
+                    && !path.starts_with('/')
+                    && path.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+                    && !path.contains('\\');
+                let name = path.rsplit('/').next().unwrap_or(path);
+                if inside && !is_ragc_scratch(name) && name != MANIFEST {
+                    files.push(path.to_string());
+                }
+            }
+        }
+        Some(Manifest { stack: stack?, files })
+    }
+}
 
 /// The state of one path, and what a compile would do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -96,6 +155,9 @@ impl Change {
 pub struct Changes {
     pub out_dir: PathBuf,
     pub changes: Vec<Change>,
+    /// The manifest to write, when it differs from the one on disk (not a
+    /// change anyone reviews: `diff` and `check` don't show it).
+    pub manifest: Option<Change>,
 }
 
 impl Changes {
@@ -275,6 +337,9 @@ fn ownership(text: &str) -> Option<bool> {
 /// Every problem with the output directory itself (E0603), all at once.
 pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
     let mut problems = Vec::new();
+    if fs::symlink_metadata(without_trailing_slash(out_dir)).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Err(vec![out_dir_is_a_link(out_dir)]);
+    }
     match fs::metadata(out_dir) {
         Ok(meta) if !meta.is_dir() => problems.push(Problem::environment(
             out_dir,
@@ -287,6 +352,15 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
     }
     if !problems.is_empty() {
         return Err(problems);
+    }
+    let manifest_path = out_dir.join(MANIFEST);
+    let (old_manifest, old_manifest_bytes) = match inspect(out_dir, MANIFEST, None) {
+        Ok(Entry::File { bytes, mode }) => (Manifest::parse(&String::from_utf8_lossy(&bytes)), Some((bytes, mode))),
+        Ok(_) => (None, None),
+        Err(problem) => return Err(vec![problem]),
+    };
+    if let Some(other) = old_manifest.as_ref().filter(|manifest| manifest.stack != plan.stack) {
+        return Err(vec![another_stack(out_dir, &other.stack, &plan.stack, &manifest_path)]);
     }
     let mut changes = Vec::new();
     for artifact in &plan.artifacts {
@@ -364,7 +438,14 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    for (path, bytes, mode) in stale(plan, out_dir) {
+    if old_manifest.is_none() {
+        // A directory from before manifests: its env file's header names its stack.
+        let owner = changes.iter().filter(|c| c.secrets).find_map(|c| env_file_stack(c.old.as_deref()?));
+        if let Some(other) = owner.filter(|other| *other != plan.stack) {
+            return Err(vec![another_stack(out_dir, &other, &plan.stack, &manifest_path)]);
+        }
+    }
+    for (path, bytes, mode) in stale(plan, out_dir, old_manifest.as_ref()) {
         let edited = ownership(&String::from_utf8_lossy(&bytes)) == Some(false);
         changes.push(Change {
             path,
@@ -377,7 +458,76 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
             keep: false,
         });
     }
-    Ok(Changes { out_dir: out_dir.to_path_buf(), changes })
+    let new_manifest = Manifest::of(plan).render();
+    let manifest = match old_manifest_bytes {
+        Some((bytes, _)) if bytes == new_manifest.as_bytes() => None,
+        Some((bytes, mode)) => Some(Change {
+            path: MANIFEST.into(),
+            status: Status::Update,
+            old: Some(bytes),
+            old_mode: mode,
+            new: Some(new_manifest),
+            mode: 0o644,
+            secrets: false,
+            keep: false,
+        }),
+        None => Some(Change {
+            path: MANIFEST.into(),
+            status: Status::Create,
+            old: None,
+            old_mode: None,
+            new: Some(new_manifest),
+            mode: 0o644,
+            secrets: false,
+            keep: false,
+        }),
+    };
+    Ok(Changes { out_dir: out_dir.to_path_buf(), changes, manifest })
+}
+
+/// E0605: the directory holds another stack's output.
+fn another_stack(out_dir: &Path, other: &str, stack: &str, manifest: &Path) -> Problem {
+    let other = escape_name(other);
+    Problem {
+        code: "E0605",
+        file: out_dir.display().to_string(),
+        message: format!("{} holds the output of stack `{other}`, not of `{stack}`", out_dir.display()),
+        help: format!(
+            "compile each stack into its own directory (`-o DIR`); to give this one to `{stack}`, first remove the files of `{other}` and {}",
+            manifest.display()
+        ),
+    }
+}
+
+/// The stack an env file ragc wrote belongs to, from its first line
+/// (`# Secrets of stack `NAME`, generated by ragc from FILE.`).
+fn env_file_stack(text: &[u8]) -> Option<String> {
+    let first = text.split(|&b| b == b'\n').next()?;
+    let rest = std::str::from_utf8(first).ok()?.strip_prefix("# Secrets of stack `")?;
+    let (name, tail) = rest.split_once('`')?;
+    tail.starts_with(", generated by ragc from ").then(|| name.to_string())
+}
+
+/// `deploy/` as `deploy`: the status of a link, not of the directory it points to.
+fn without_trailing_slash(path: &Path) -> PathBuf {
+    path.components().collect()
+}
+
+/// The output directory itself is a symbolic link (E0603). ragc writes
+/// only into a real directory: a link committed as `deploy` would send
+/// secrets and root's cron scripts wherever it points.
+pub fn out_dir_is_a_link(out_dir: &Path) -> Problem {
+    let target = fs::read_link(without_trailing_slash(out_dir)).map(|t| t.display().to_string()).unwrap_or_default();
+    Problem::environment(
+        out_dir,
+        format!("the output directory {} is a symbolic link (to {})", out_dir.display(), escape_name(&target)),
+        "ragc writes only into a real directory: pass the directory itself with -o, or replace the link by a directory",
+    )
+}
+
+/// Text read from the disk, shown with its control characters escaped.
+fn escape_name(name: &str) -> String {
+    crate::diag::escape_controls(name).into_owned()
 }
 
 /// True when the file at `path` holds exactly `expected`.
@@ -398,31 +548,24 @@ fn holds_exactly(path: &Path, mut expected: &[u8]) -> std::io::Result<bool> {
     }
 }
 
-/// Files under `out_dir` with a ragc header that the plan no longer has,
-/// in path order. Looks only where ragc writes (the directory and one level
-/// below, no hidden directories, no links): a deploy directory may also
-/// hold data volumes and backups, which are never read.
-fn stale(plan: &Plan, out_dir: &Path) -> Vec<(String, Vec<u8>, Option<u32>)> {
+/// Files the manifest lists, that the plan no longer has and that still
+/// carry a ragc header, in path order. Without a manifest (a new directory,
+/// or one written by a ragc before manifests), nothing is stale: only files
+/// ragc is known to have written are ever removed.
+fn stale(plan: &Plan, out_dir: &Path, manifest: Option<&Manifest>) -> Vec<(String, Vec<u8>, Option<u32>)> {
+    let Some(manifest) = manifest else { return Vec::new() };
+    let mut paths: Vec<&String> = manifest.files.iter().filter(|path| plan.get(path).is_none()).collect();
+    paths.sort();
+    paths.dedup();
     let mut found = Vec::new();
-    scan(plan, out_dir, "", true, &mut found);
-    found
-}
-
-fn scan(plan: &Plan, dir: &Path, prefix: &str, descend: bool, found: &mut Vec<(String, Vec<u8>, Option<u32>)>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
-    entries.sort_by_key(fs::DirEntry::file_name);
-    for entry in entries {
-        let (Ok(name), Ok(kind)) = (entry.file_name().into_string(), entry.file_type()) else { continue };
-        let relative = format!("{prefix}{name}");
-        if kind.is_dir() && descend && !name.starts_with('.') {
-            scan(plan, &entry.path(), &format!("{relative}/"), false, found);
-        } else if kind.is_file() && !is_ragc_scratch(&name) && plan.get(&relative).is_none() {
-            if let Some((bytes, mode)) = generated_file(&entry.path()) {
-                found.push((relative, bytes, mode));
-            }
+    for path in paths {
+        // A link or a directory in its place now is not ragc's file: left alone.
+        let Ok(Entry::File { .. }) = inspect(out_dir, path, None) else { continue };
+        if let Some((bytes, mode)) = generated_file(&out_dir.join(path)) {
+            found.push((path.clone(), bytes, mode));
         }
     }
+    found
 }
 
 /// The writer's own files: staged temporaries, rollback links, kept copies.

@@ -7,6 +7,7 @@
 
 pub mod diff;
 pub mod disk;
+pub mod lock;
 pub mod secrets;
 pub mod write;
 
@@ -18,6 +19,9 @@ use crate::model::SecretSource;
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Plan {
     pub artifacts: Vec<Artifact>,
+    /// The stack's name: an output directory belongs to one stack (its
+    /// manifest says which, see [`disk::MANIFEST`]).
+    pub stack: String,
 }
 
 /// One output file, its path relative to the output directory.

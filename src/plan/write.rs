@@ -9,7 +9,11 @@
 //!   place. A failure while staging changes nothing; a failure while renaming
 //!   puts back every file already renamed. A crash at any moment leaves each
 //!   file wholly old or wholly new (rename is atomic); the next compile
-//!   removes the temporary files such a crash leaves behind.
+//!   (or rotate) removes the temporary files such a crash leaves behind,
+//!   even when it has nothing else to do.
+//! - The CLI calls [`apply`] holding the output directory's lock
+//!   ([`super::lock`]), so that the temporary files it finds are never those
+//!   of a run still going.
 
 use std::fs;
 use std::io::{self, ErrorKind, Write as _};
@@ -17,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempPath;
 
-use super::disk::{self, Change, Changes, Problem, Status, BACKUP_PREFIX, KEEP_SUFFIX, TEMP_PREFIX};
+use super::disk::{self, Change, Changes, Problem, Status, BACKUP_PREFIX, KEEP_SUFFIX, MANIFEST, TEMP_PREFIX};
 use super::Plan;
 
 /// Staged files are written in blocks of this size, so that a fault can
@@ -105,12 +109,16 @@ pub fn apply(changes: &Changes, force: bool, faults: &mut dyn Faults) -> Result<
     }
     let out_dir = &changes.out_dir;
     let mut applied = Applied::default();
-    let pending: Vec<&Change> = changes.changes.iter().filter(|c| c.status != Status::Unchanged).collect();
+    let mut pending: Vec<&Change> = changes.changes.iter().filter(|c| c.status != Status::Unchanged).collect();
     applied.unchanged = changes.changes.len() - pending.len();
+    // Also when nothing else changes: a killed run's leftovers (a staged
+    // file, a link to a secret rotated since) go on the next run.
+    clean_scratch(out_dir);
+    // The manifest last: it lists what the renames before it put in place.
+    pending.extend(changes.manifest.as_ref());
     if pending.is_empty() {
         return Ok(applied);
     }
-    clean_scratch(out_dir);
 
     let mut created_dirs = Vec::new();
     let mut ops = Vec::new();
@@ -184,6 +192,8 @@ fn stage(
                 let exclusive = backup.is_none();
                 ops.push(Op::Put { temp, target, backup, exclusive });
                 match change.status {
+                    // Bookkeeping, not an artifact: not reported.
+                    _ if change.path == MANIFEST => {}
                     Status::Create => applied.created.push(change.path.clone()),
                     _ => applied.updated.push(change.path.clone()),
                 }
