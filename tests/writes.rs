@@ -506,12 +506,17 @@ fn rotate_changes_exactly_one_value() {
     write::write(&plan, dir.path()).unwrap();
     let Contents::Secrets(file) = &plan.get(".env.production").unwrap().contents else { unreachable!() };
     let before = fs::read_to_string(dir.path().join(".env.production")).unwrap();
-    let after = secrets::rotate(file, &before, "JWT_SECRET").unwrap();
+    let rotated = secrets::rotate(file, &before, "JWT_SECRET").unwrap();
+    let after = rotated.text;
     let changed: Vec<(&str, &str)> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
     assert_eq!(changed.len(), 1);
     assert!(changed[0].0.starts_with("JWT_SECRET='") && changed[0].1.starts_with("JWT_SECRET='"));
     assert_eq!(before.lines().count(), after.lines().count());
-    assert_eq!(secrets::parse_env(&after)["JWT_SECRET"].len(), 32);
+    // generate(hex, 32): 32 bytes of entropy, 64 hex characters.
+    assert_eq!(secrets::parse_env(&after)["JWT_SECRET"].len(), 64);
+    assert_eq!(secrets::parse_env(&after)["JWT_SECRET"], rotated.new_value);
+    assert_eq!(secrets::parse_env(&before)["JWT_SECRET"], rotated.old_value);
+    assert!(rotated.previous.starts_with("JWT_SECRET='") && before.contains(&rotated.previous));
     assert!(matches!(secrets::rotate(file, &before, "OPENAI_API_KEY"), Err(secrets::RotateError::Required)));
     assert!(matches!(secrets::rotate(file, &before, "NOPE"), Err(secrets::RotateError::Unknown)));
 }

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use super::{compile_stack, Compiled, Format, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
+use super::{compile_stack, Compiled, Format, EXIT_OK, EXIT_USER};
 use crate::diag::Diagnostic;
 use crate::plan::disk::{self, Change, Problem, Status};
 use crate::plan::{diff, secrets, Contents};
@@ -85,7 +85,7 @@ pub fn run(args: &CheckArgs, color: bool) -> u8 {
             } else {
                 super::report_problems(&problems, color);
             }
-            return EXIT_INTERNAL;
+            return super::problems_exit(&problems);
         }
     };
     // Without --env, an absent env file is expected (it stays out of version control).

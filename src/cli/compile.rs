@@ -55,7 +55,7 @@ pub fn run(args: &CompileArgs, color: bool) -> u8 {
         Err(problems) => {
             report_problems(&problems, color);
             eprintln!("error: nothing was written to {}", out_dir.display());
-            return EXIT_INTERNAL;
+            return super::problems_exit(&problems);
         }
     };
     match write::apply(&changes, args.force, &mut NoFaults) {

@@ -148,6 +148,16 @@ fn compile_stack(stack: &Path, out: Option<&Path>, color: bool, format: Format) 
 }
 
 /// Prints problems with the output directory, human-readable, to stderr.
+/// The exit code for problems found before writing: 1 when they are all in
+/// what the user wrote (E0605, the secrets file), 2 when the machine failed.
+fn problems_exit(problems: &[crate::plan::disk::Problem]) -> u8 {
+    if problems.iter().all(|p| p.code == "E0605") {
+        EXIT_USER
+    } else {
+        EXIT_INTERNAL
+    }
+}
+
 fn report_problems(problems: &[crate::plan::disk::Problem], color: bool) {
     for problem in problems {
         eprint!("{}", problem.render(color));
