@@ -425,7 +425,7 @@ fn rotate_before_the_first_compile_is_refused() {
 
 #[test]
 fn output_diagnostics_are_explained() {
-    for code in ["E0601", "E0602", "E0603", "E0604"] {
+    for code in ["E0601", "E0602", "E0603", "E0604", "E0605"] {
         let output = ragc(&["explain", code]);
         assert_eq!(output.status.code(), Some(0), "{code}");
         assert!(stdout(&output).starts_with(&format!("# {code}: ")));
