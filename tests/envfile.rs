@@ -263,7 +263,11 @@ const PEM: &str = "TLS_KEY=\"-----BEGIN PRIVATE KEY-----\nMIIEvQ=abc\n# not=a-co
 fn operator_lines_survive_compiles() {
     let (dir, stack, env) = compiled_example();
     let first = std::fs::read_to_string(&env).unwrap();
-    let edited = replace_line(&first, "JWT_SECRET=", "JWT_SECRET='hand-0123456789abcdef-0123456789' # rotated by hand");
+    let edited = replace_line(
+        &first,
+        "JWT_SECRET=",
+        "# alice set this one by hand, 2026-11\nJWT_SECRET='hand-0123456789abcdef-0123456789' # rotated by hand",
+    );
     let edited = replace_line(&edited, "# OPENAI_API_KEY=", "OPENAI_API_KEY=\"sk-\\ta\\\\b\"");
     let edited = format!("{edited}export EXT_DB=\"p#ss$$word\"\n{PEM}");
     std::fs::write(&env, &edited).unwrap();
@@ -271,9 +275,14 @@ fn operator_lines_survive_compiles() {
     let output = ragc(&["compile", &stack]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let after = std::fs::read_to_string(&env).unwrap();
-    for line in ["JWT_SECRET='hand-0123456789abcdef-0123456789' # rotated by hand\n", "OPENAI_API_KEY=\"sk-\\ta\\\\b\"\n"] {
+    for line in [
+        "\n# alice set this one by hand, 2026-11\nJWT_SECRET='hand-0123456789abcdef-0123456789' # rotated by hand\n",
+        "OPENAI_API_KEY=\"sk-\\ta\\\\b\"\n",
+    ] {
         assert!(after.contains(line), "{line:?} rewritten:\n{after}");
     }
+    // Nothing of the operator's was dropped: no copy needed.
+    assert!(!dir.path().join("deploy/.env.production.ragc-keep").exists());
     // Dropped from the stack's view: commented out whole, every line.
     assert!(after.contains("# export EXT_DB=\"p#ss$$word\"\n"), "{after}");
     assert!(

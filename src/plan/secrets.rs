@@ -201,9 +201,39 @@ pub fn materialize(file: &SecretsFile, existing: Option<&[u8]>) -> Result<String
     let known = |var: &str| -> Option<&Held> {
         active.get(var).filter(|v| !v.value.is_empty()).or_else(|| retired.get(var).filter(|v| !v.value.is_empty()))
     };
+    // The operator's own comment lines, each with the variable it stands
+    // above; put back above it, or (when nothing the stack declares
+    // follows) at the end of the active values.
+    // A comment right below a value (no blank line between) stays below it.
+    let mut above: IndexMap<&str, Vec<&str>> = IndexMap::new();
+    let mut below: IndexMap<&str, Vec<&str>> = IndexMap::new();
+    let mut loose: Vec<&str> = Vec::new();
+    let mut pending: Vec<&str> = Vec::new();
+    let mut last: Option<&str> = None;
+    for item in items(text).unwrap_or_default() {
+        match item {
+            Item::Theirs(line) => match last {
+                Some(var) => below.entry(var).or_default().push(line),
+                None => pending.push(line),
+            },
+            Item::Value { key, .. } => {
+                last = file.entries.iter().find(|e| e.var == key).map(|e| e.var.as_str());
+                match last {
+                    Some(var) => above.entry(var).or_default().append(&mut pending),
+                    None => loose.append(&mut pending),
+                }
+            }
+            Item::Ours(_) | Item::Blank(_) => last = None,
+        }
+    }
+    loose.append(&mut pending);
+    let lines_of = |notes: &IndexMap<&str, Vec<&str>>, var: &str| -> String {
+        notes.get(var).into_iter().flatten().map(|line| format!("{line}\n")).collect()
+    };
     let mut out = file.header.clone();
     for entry in &file.entries {
         out.push_str(&format!("\n# {} — used by {}\n", describe(&entry.source), entry.used_by.join(", ")));
+        out.push_str(&lines_of(&above, &entry.var));
         match (&entry.source, known(&entry.var)) {
             (_, Some(held)) => out.push_str(&whole(held.raw)),
             (SecretSource::Generate { alphabet, length }, None) => {
@@ -212,6 +242,7 @@ pub fn materialize(file: &SecretsFile, existing: Option<&[u8]>) -> Result<String
             }
             (SecretSource::Required { .. }, None) => out.push_str(&format!("# {}=\n", entry.var)),
         }
+        out.push_str(&lines_of(&below, &entry.var));
     }
     // Already retired first, in their order, then newly removed: a file
     // compiled twice from the same stack is byte-identical.
@@ -220,6 +251,13 @@ pub fn materialize(file: &SecretsFile, existing: Option<&[u8]>) -> Result<String
     for (var, held) in retired.iter().filter(|(var, _)| !active.contains_key(*var)).chain(active.iter()) {
         if !in_stack(var) && !held.value.is_empty() {
             removed.entry(var.as_str()).or_insert(held);
+        }
+    }
+    if !loose.is_empty() {
+        out.push('\n');
+        for line in loose {
+            out.push_str(line);
+            out.push('\n');
         }
     }
     if !removed.is_empty() {
@@ -430,13 +468,14 @@ pub fn equivalent(old: &str, new: &str) -> bool {
 }
 
 /// True when rewriting `old` as `new` drops something the user wrote: a
-/// line that is neither blank nor ragc's, or a value `new` doesn't carry.
-/// The writer then keeps a copy of `old`.
+/// line that is neither blank nor ragc's and that `new` doesn't hold, or a
+/// value `new` doesn't carry. The writer then keeps a copy of `old`.
 pub fn would_lose(old: &str, new: &str) -> bool {
     let (active, retired) = (parse_env(new), parse_retired(new));
     let Some(items) = items(old) else { return true };
+    let lines: std::collections::HashSet<&str> = new.lines().collect();
     items.into_iter().any(|item| match item {
-        Item::Theirs(_) => true,
+        Item::Theirs(line) => !lines.contains(line),
         Item::Value { key, value, .. } => !value.is_empty() && active.get(&key) != Some(&value) && retired.get(&key) != Some(&value),
         Item::Ours(_) | Item::Blank(_) => false,
     })
