@@ -314,6 +314,8 @@ fn operator_lines_survive_compiles() {
     let diff = ragc(&["diff", &stack]);
     let shown = stdout(&diff);
     assert!(!shown.contains("MIIEvQ") && !shown.contains("not=") && !shown.contains("p#ss"), "{shown}");
+    // The operator's comment, kept on both sides, is theirs: masked on both.
+    assert!(!shown.contains("alice") && !shown.contains("rotated by hand"), "{shown}");
     assert!(shown.contains("+TLS_KEY=<masked>\n") || shown.contains("+TLS_KEY=<masked, changed>\n"), "{shown}");
     assert_eq!(ragc(&["compile", &stack]).status.code(), Some(0));
     let back = std::fs::read_to_string(&env).unwrap();
