@@ -75,21 +75,31 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Statement>, Unreadable> {
     };
     let start = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
     let mut statements: Vec<Statement> = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut pos = start;
+    // The line at `pos`, counted as the reader goes (not from the start for each statement).
+    let mut line = 1;
     while let Some(at) = statement_start(text, pos) {
-        let statement = statement_at(text, at)?;
-        if let Some(first) = statements.iter().find(|s| s.key == statement.key) {
+        line += newlines(&text[pos..at]);
+        let statement = statement_at(text, at, line)?;
+        if let Some(first) = seen.get(&statement.key) {
             return Err(unreadable(
                 text,
                 at,
-                format!("`{}` is set twice (lines {} and {}); Compose uses the last", statement.key, first.line, statement.line),
+                format!("`{}` is set twice (lines {first} and {}); Compose uses the last", statement.key, statement.line),
                 "keep one line for each variable",
             ));
         }
+        seen.insert(statement.key.clone(), statement.line);
+        line += newlines(&text[at..statement.lines.end]);
         pos = statement.lines.end;
         statements.push(statement);
     }
     Ok(statements)
+}
+
+fn newlines(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b'\n').count()
 }
 
 /// Compose's `getStatementStart`: past white space and comment lines.
@@ -120,13 +130,12 @@ fn line_end(text: &str, at: usize) -> usize {
     text[at..].find('\n').map_or(text.len(), |i| at + i + 1)
 }
 
-/// One statement starting at `at` (not white space, not a comment).
+/// One statement starting at `at` (not white space, not a comment), on `line`.
 ///
 /// # Errors
 /// See the module's documentation.
-pub fn statement_at(text: &str, at: usize) -> Result<Statement, Unreadable> {
+pub fn statement_at(text: &str, at: usize, line: usize) -> Result<Statement, Unreadable> {
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[..at].matches('\n').count() + 1;
     // Compose's `^export\s+`, then its isSpace trimmed.
     let mut key_at = at;
     if let Some(rest) = text[at..].strip_prefix("export") {

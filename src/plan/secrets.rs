@@ -132,15 +132,19 @@ fn uncommented_retired(text: &str) -> Option<String> {
 fn retired_statements(text: &str) -> (String, Vec<Statement>) {
     let Some(plain) = uncommented_retired(text) else { return (String::new(), Vec::new()) };
     let mut statements: Vec<Statement> = Vec::new();
-    let mut pos = 0;
+    let mut seen = std::collections::HashSet::new();
+    let (mut pos, mut line) = (0, 1);
     while let Some(at) = plain[pos..].find(|c: char| !c.is_whitespace()).map(|i| pos + i) {
-        match dotenv::statement_at(&plain, at) {
-            Ok(statement) if !statements.iter().any(|s| s.key == statement.key) => {
-                pos = statement.lines.end;
+        line += plain[pos..at].matches('\n').count();
+        pos = match dotenv::statement_at(&plain, at, line) {
+            Ok(statement) if seen.insert(statement.key.clone()) => {
+                let end = statement.lines.end;
                 statements.push(statement);
+                end
             }
-            _ => pos = plain[at..].find('\n').map_or(plain.len(), |i| at + i + 1),
-        }
+            _ => plain[at..].find('\n').map_or(plain.len(), |i| at + i + 1),
+        };
+        line += plain[at..pos].matches('\n').count();
     }
     (plain, statements)
 }
@@ -210,6 +214,7 @@ pub fn materialize(file: &SecretsFile, existing: Option<&[u8]>) -> Result<String
     let mut loose: Vec<&str> = Vec::new();
     let mut pending: Vec<&str> = Vec::new();
     let mut last: Option<&str> = None;
+    let declared: std::collections::HashSet<&str> = file.entries.iter().map(|e| e.var.as_str()).collect();
     for item in items(text).unwrap_or_default() {
         match item {
             Item::Theirs(line) => match last {
@@ -217,7 +222,7 @@ pub fn materialize(file: &SecretsFile, existing: Option<&[u8]>) -> Result<String
                 None => pending.push(line),
             },
             Item::Value { key, .. } => {
-                last = file.entries.iter().find(|e| e.var == key).map(|e| e.var.as_str());
+                last = declared.get(key.as_str()).copied();
                 match last {
                     Some(var) => above.entry(var).or_default().append(&mut pending),
                     None => loose.append(&mut pending),
@@ -246,7 +251,7 @@ pub fn materialize(file: &SecretsFile, existing: Option<&[u8]>) -> Result<String
     }
     // Already retired first, in their order, then newly removed: a file
     // compiled twice from the same stack is byte-identical.
-    let in_stack = |var: &str| file.entries.iter().any(|e| e.var == var);
+    let in_stack = |var: &str| declared.contains(var);
     let mut removed: IndexMap<&str, &Held> = IndexMap::new();
     for (var, held) in retired.iter().filter(|(var, _)| !active.contains_key(*var)).chain(active.iter()) {
         if !in_stack(var) && !held.value.is_empty() {
