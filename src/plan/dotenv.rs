@@ -275,7 +275,8 @@ fn interpolate(text: &str) -> Result<String, usize> {
                 rest.next();
                 out.push('$');
             }
-            Some((_, next)) if next.is_ascii_alphabetic() || *next == '_' || *next == '{' => return Err(i),
+            // Go's case-insensitive `[_a-z]` also takes `ſ` and the Kelvin sign.
+            Some((_, next)) if next.is_ascii_alphabetic() || matches!(next, '_' | '{' | '\u{17f}' | '\u{212a}') => return Err(i),
             _ => out.push('$'),
         }
     }
@@ -370,7 +371,7 @@ mod tests {
         assert_eq!(one("K='$HOME'\n"), "$HOME");
         assert_eq!(one("K=\"\\$HOME\"\n"), "$HOME");
         assert_eq!(one("K=\"\\0123\\08\\q\\c\"\n"), "S\\8\\q\\c");
-        assert_eq!(one("K=5$ $1\n"), "5$ $1");
+        assert_eq!(one("K=5$ $1 $é\n"), "5$ $1 $é");
         assert_eq!(one("\u{feff}K=1\n"), "1");
     }
 
@@ -389,6 +390,8 @@ mod tests {
         assert_eq!(refused("A=1\nK=\"x\n").line, 2);
         assert_eq!(refused("A=1\n\nK=$HOME\n").line, 3);
         assert_eq!(refused("K=\"${X}\"\n").line, 1);
+        assert_eq!(refused("K=$\u{212a}\n").column, 3);
+        assert_eq!(refused("K=\"\\0044HOME\"\n").line, 1);
         assert_eq!(refused("K='v' B=2\n").column, 7);
         assert_eq!(refused("A=1\nB\n").line, 2);
         assert_eq!(refused("A=1\nA=2\n").line, 2);
