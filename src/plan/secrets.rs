@@ -350,13 +350,28 @@ pub fn rotate(file: &SecretsFile, existing: &str, var: &str) -> Result<Rotated, 
     let entry = file.entries.iter().find(|e| e.var == var).ok_or(RotateError::Unknown)?;
     let SecretSource::Generate { alphabet, length } = entry.source else { return Err(RotateError::Required) };
     let statements = dotenv::parse(existing.as_bytes()).map_err(RotateError::Unreadable)?;
-    let statement = statements.into_iter().find(|s| s.key == var).ok_or(RotateError::NotInFile)?;
+    let statement = statements.iter().find(|s| s.key == var).cloned().ok_or(RotateError::NotInFile)?;
     let new_value = generate(alphabet, length).map_err(RotateError::Random)?;
     let old = &existing[statement.lines.clone()];
     let ending = &old[old.trim_end_matches(['\n', '\r']).len()..];
     let ending = if ending.is_empty() && statement.lines.end < existing.len() { "\n" } else { ending };
     let text =
         format!("{}{var}={}{ending}{}", &existing[..statement.lines.start], dotenv_quote(&new_value), &existing[statement.lines.end..]);
+    // Every other value reads back as it was, and this one as drawn.
+    let back = dotenv::parse(text.as_bytes()).map_err(RotateError::Unreadable)?;
+    let same = back.len() == statements.len()
+        && back
+            .iter()
+            .zip(&statements)
+            .all(|(b, s)| b.key == s.key && (if b.key == var { b.value == new_value } else { b.value == s.value }));
+    if !same {
+        return Err(RotateError::Unreadable(Unreadable {
+            line: statement.line,
+            column: 1,
+            message: format!("the file as ragc would write it after rotating `{var}` does not read back"),
+            help: "this is a bug in ragc: please report it; nothing was written".to_string(),
+        }));
+    }
     Ok(Rotated { text, previous: whole(old), old_value: statement.value, new_value })
 }
 
