@@ -47,10 +47,11 @@ fn secrets_survive_a_recompile() {
     assert_eq!(ragc(&["compile", stack.to_str().unwrap()]).status.code(), Some(0));
     let first = std::fs::read_to_string(&env).unwrap();
     let jwt = first.lines().find(|l| l.starts_with("JWT_SECRET=")).unwrap().to_string();
-    assert_eq!(jwt.len(), "JWT_SECRET=''".len() + 32);
+    // generate(hex, 32): 32 bytes of entropy, as `openssl rand -hex 32`.
+    assert_eq!(jwt.len(), "JWT_SECRET=''".len() + 64);
     assert_eq!(ragc(&["compile", stack.to_str().unwrap()]).status.code(), Some(0));
     assert_eq!(std::fs::read_to_string(&env).unwrap(), first);
-    assert!(!std::fs::read_to_string(dir.path().join("deploy/compose.yaml")).unwrap().contains(&jwt[12..44]));
+    assert!(!std::fs::read_to_string(dir.path().join("deploy/compose.yaml")).unwrap().contains(&jwt[12..76]));
 }
 
 #[test]
@@ -403,7 +404,9 @@ fn rotate_replaces_one_value_and_names_the_services() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stdout(&output).contains("rotated DB_PASSWORD") && stdout(&output).contains("used by: db, api, worker"));
     assert!(stdout(&output).contains("up -d --force-recreate db api worker\n"));
-    assert!(stdout(&output).contains("note: db keeps its data in a volume"), "{}", stdout(&output));
+    // The database is told first, with psql's own prompt (no value on a command line).
+    let told = stdout(&output).find("exec db psql -U raguser -d postgres -c '\\password'\n").expect("the ALTER step");
+    assert!(told < stdout(&output).find("up -d --force-recreate").unwrap(), "{}", stdout(&output));
 
     let required = ragc(&["rotate", &stack, "openai_api_key"]);
     assert_eq!(required.status.code(), Some(1));
@@ -425,7 +428,7 @@ fn rotate_before_the_first_compile_is_refused() {
 
 #[test]
 fn output_diagnostics_are_explained() {
-    for code in ["E0601", "E0602", "E0603", "E0604"] {
+    for code in ["E0601", "E0602", "E0603", "E0604", "E0605", "E0606", "E0607"] {
         let output = ragc(&["explain", code]);
         assert_eq!(output.status.code(), Some(0), "{code}");
         assert!(stdout(&output).starts_with(&format!("# {code}: ")));

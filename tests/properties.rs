@@ -195,6 +195,15 @@ proptest! {
         prop_assert_eq!(read_dotenv(&line), Some(text));
     }
 
+    /// dotenv: and by ragc's own reader of `.env.production` (a port of Compose's).
+    #[test]
+    fn dotenv_quote_reads_back_through_ragcs_reader(text in hostile_text()) {
+        let line = format!("K={}\n", filters::dotenv_quote(&text));
+        let statements = ragc::plan::dotenv::parse(line.as_bytes()).unwrap();
+        prop_assert_eq!(statements.len(), 1);
+        prop_assert_eq!(&statements[0].value, &text);
+    }
+
     /// A comment never ends its line.
     #[test]
     fn comment_filter_stays_on_its_line(text in hostile()) {

@@ -164,7 +164,9 @@ fn a_hand_written_env_file_is_refused_then_adopted_with_force() {
     let values = env_values(dir.path());
     assert_eq!(values["JWT_SECRET"], "handmade-0123", "its values are taken over");
     let text = fs::read_to_string(dir.path().join(".env.production")).unwrap();
-    assert!(text.contains("# SENTRY_DSN='https://key@sentry.example/1'"), "unknown variables are kept, commented:\n{text}");
+    // Kept commented out as it was written, not re-quoted.
+    assert!(text.contains("\n# SENTRY_DSN=https://key@sentry.example/1\n"), "unknown variables are kept, commented:\n{text}");
+    assert!(text.contains("\n# our secrets\nJWT_SECRET=handmade-0123\n"), "the operator's lines are kept:\n{text}");
     assert_eq!(fs::read_to_string(dir.path().join(".env.production.ragc-keep")).unwrap(), mine);
 }
 
@@ -415,7 +417,7 @@ fn a_crash_leaves_each_file_wholly_old_or_wholly_new() {
                 Some(Contents::Secrets(_)) => {
                     let values = secrets::parse_env(&String::from_utf8_lossy(bytes));
                     let old_values = secrets::parse_env(&String::from_utf8_lossy(&old[path]));
-                    old_values.iter().all(|(k, v)| values.get(k) == Some(v)) && values.get("EXTRA").is_some_and(|v| v.len() == 24)
+                    old_values.iter().all(|(k, v)| values.get(k) == Some(v)) && values.get("EXTRA").is_some_and(|v| v.len() == 48)
                 }
                 None => path == disk::MANIFEST && disk::Manifest::of(&next).render().as_bytes() == bytes.as_slice(),
             };
@@ -466,7 +468,8 @@ fn adding_a_secret_generates_only_that_one() {
     for (var, value) in &old {
         assert_eq!(&new[var], value, "{var} changed");
     }
-    assert!(new["EXTRA"].len() == 24 && new["EXTRA"].chars().all(|c| c.is_ascii_hexdigit()));
+    // generate(hex, 24): 24 bytes of entropy, 48 hex characters.
+    assert!(new["EXTRA"].len() == 48 && new["EXTRA"].chars().all(|c| c.is_ascii_hexdigit()));
     // Every line of the old file is still there, in order: only the new entry was added.
     let added: Vec<&str> = similar::TextDiff::from_lines(&before, &now)
         .iter_all_changes()
@@ -508,12 +511,17 @@ fn rotate_changes_exactly_one_value() {
     write::write(&plan, dir.path()).unwrap();
     let Contents::Secrets(file) = &plan.get(".env.production").unwrap().contents else { unreachable!() };
     let before = fs::read_to_string(dir.path().join(".env.production")).unwrap();
-    let after = secrets::rotate(file, &before, "JWT_SECRET").unwrap();
+    let rotated = secrets::rotate(file, &before, "JWT_SECRET").unwrap();
+    let after = rotated.text;
     let changed: Vec<(&str, &str)> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
     assert_eq!(changed.len(), 1);
     assert!(changed[0].0.starts_with("JWT_SECRET='") && changed[0].1.starts_with("JWT_SECRET='"));
     assert_eq!(before.lines().count(), after.lines().count());
-    assert_eq!(secrets::parse_env(&after)["JWT_SECRET"].len(), 32);
+    // generate(hex, 32): 32 bytes of entropy, 64 hex characters.
+    assert_eq!(secrets::parse_env(&after)["JWT_SECRET"].len(), 64);
+    assert_eq!(secrets::parse_env(&after)["JWT_SECRET"], rotated.new_value);
+    assert_eq!(secrets::parse_env(&before)["JWT_SECRET"], rotated.old_value);
+    assert!(rotated.previous.starts_with("JWT_SECRET='") && before.contains(&rotated.previous));
     assert!(matches!(secrets::rotate(file, &before, "OPENAI_API_KEY"), Err(secrets::RotateError::Required)));
     assert!(matches!(secrets::rotate(file, &before, "NOPE"), Err(secrets::RotateError::Unknown)));
 }
@@ -594,15 +602,17 @@ fn values_filled_in_by_hand_and_comments_are_not_drift_and_never_lost() {
     write::write(&plan, dir.path()).unwrap();
     assert_eq!(fs::read_to_string(&env).unwrap(), text, "left exactly as the operator wrote it");
 
-    // A real change rewrites the file; the note would go, so a copy is kept first.
+    // A real change rewrites the file around the operator's lines: the
+    // value and the note below it stay as written, so no copy is needed.
     let (_, after) = busy_change();
     let applied = write::write(&plan_of(&after), dir.path()).unwrap();
-    assert_eq!(applied.kept, [".env.production.ragc-keep"]);
-    assert_eq!(fs::read_to_string(dir.path().join(".env.production.ragc-keep")).unwrap(), text);
+    assert!(applied.kept.is_empty(), "{:?}", applied.kept);
+    let now = fs::read_to_string(&env).unwrap();
+    assert!(now.contains("\nOPENAI_API_KEY=sk-test-123\n# note: key from the team vault\n"), "{now}");
     assert_eq!(env_values(dir.path())["OPENAI_API_KEY"], "sk-test-123");
-    // Nothing of the user's is left to lose: the next rewrite keeps no copy.
     let applied = write::write(&plan_of(&flagship()), dir.path()).unwrap();
     assert!(applied.kept.is_empty() && applied.updated.contains(&".env.production".to_string()));
+    assert!(fs::read_to_string(&env).unwrap().contains("\nOPENAI_API_KEY=sk-test-123\n# note: key from the team vault\n"));
 }
 
 /// Every write is refused, as in a directory the user can't write.

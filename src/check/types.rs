@@ -176,6 +176,13 @@ fn invalid(message: impl Into<String>, span: Span, label: &str, help: impl Into<
     Diagnostic::error("E0107", message, span, label).with_help(help)
 }
 
+/// A generated secret's entropy in bytes when `generate(...)` gives none: 256 bits.
+pub const DEFAULT_SECRET_BYTES: usize = 32;
+/// The least entropy a generated secret may have: 128 bits.
+pub const MIN_SECRET_BYTES: i64 = 16;
+/// The most: 2,048 bits (512 hex characters).
+pub const MAX_SECRET_BYTES: i64 = 256;
+
 /// Longest [`Type::Word`]: enough for any version, tag or database name.
 pub const MAX_WORD: usize = 128;
 /// Largest size any field takes: 1 PiB (`1024tb`), far below what
@@ -439,7 +446,10 @@ fn secret_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result
     match name.name.as_str() {
         "generate" => {
             let call = CallArgs::new(expr, "generate", args, &[])?;
-            call.expect_positional(2, "generate(hex, 32)")?;
+            // The length is optional: 32 bytes (256 bits), what `openssl rand -hex 32` draws.
+            if call.positional.len() != 1 {
+                call.expect_positional(2, "generate(hex, 32)")?;
+            }
             let alphabet = match &call.positional[0].kind {
                 ExprKind::Path(parts) if parts.len() == 1 => Alphabet::parse(&parts[0].name).ok_or_else(|| {
                     Diagnostic::error("E0105", format!("unknown alphabet `{}`", parts[0].name), parts[0].span, "unknown alphabet")
@@ -447,17 +457,30 @@ fn secret_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result
                 })?,
                 _ => return Err(mismatch(&Type::Enum(Alphabet::NAMES.iter().map(ToString::to_string).collect()), call.positional[0])),
             };
-            let length = match &call.positional[1].kind {
-                ExprKind::Int(n) if (16..=256).contains(n) => usize::try_from(*n).expect("checked range"),
-                ExprKind::Int(n) => {
+            let length = match call.positional.get(1).map(|arg| (&arg.kind, arg)) {
+                None => DEFAULT_SECRET_BYTES,
+                Some((ExprKind::Int(n), _)) if (MIN_SECRET_BYTES..=MAX_SECRET_BYTES).contains(n) => {
+                    usize::try_from(*n).expect("checked range")
+                }
+                Some((ExprKind::Int(n), arg)) if *n < MIN_SECRET_BYTES => {
                     return Err(invalid(
-                        format!("a generated secret of {n} characters"),
-                        call.positional[1].span,
-                        "length out of range",
-                        "generated secrets are 16 to 256 characters long; 32 is a good default",
+                        format!("a generated secret of {n} bytes of entropy ({} bits)", n.saturating_mul(8)),
+                        arg.span,
+                        "below 128 bits",
+                        format!(
+                            "the length is bytes of entropy (`generate(hex, 32)` is 256 bits, 64 hex characters, as `openssl rand -hex 32`); at least {MIN_SECRET_BYTES} bytes, 32 for keys"
+                        ),
                     ))
                 }
-                _ => return Err(mismatch(&Type::Int, call.positional[1])),
+                Some((ExprKind::Int(n), arg)) => {
+                    return Err(invalid(
+                        format!("a generated secret of {n} bytes of entropy"),
+                        arg.span,
+                        "length out of range",
+                        format!("the length is bytes of entropy, {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES}; 32 (256 bits) is a good default"),
+                    ))
+                }
+                Some((_, arg)) => return Err(mismatch(&Type::Int, arg)),
             };
             Ok(SecretSource::Generate { alphabet, length })
         }

@@ -31,7 +31,8 @@ pub fn run(args: &DiffArgs, color: bool, color_out: bool) -> u8 {
         Ok(changes) => changes,
         Err(problems) => {
             report_problems(&problems, color);
-            return super::problem_exit(&problems);
+            // No diff can be shown: 2, as for a stack with errors.
+            return EXIT_INTERNAL;
         }
     };
     let text = if args.stat { diff::stat(&changes, color_out) } else { diff::unified(&changes, color_out) };

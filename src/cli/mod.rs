@@ -212,10 +212,11 @@ fn lock_out_dir(out_dir: &Path, color: bool) -> Result<crate::plan::lock::DirLoc
     })
 }
 
-/// The exit code for problems with the output directory: 1 when it is the
-/// user's to settle (another stack's directory, a run still going), else 2.
+/// The exit code for problems found before writing: 1 when they are the
+/// user's to settle (another stack's directory, a run still going, a secrets
+/// file Compose reads otherwise), else 2: the machine failed.
 fn problem_exit(problems: &[crate::plan::disk::Problem]) -> u8 {
-    if problems.iter().any(|p| matches!(p.code, "E0605" | "E0606")) {
+    if problems.iter().any(|p| matches!(p.code, "E0605" | "E0606")) || problems.iter().all(|p| p.code == "E0607") {
         EXIT_USER
     } else {
         EXIT_INTERNAL

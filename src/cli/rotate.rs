@@ -1,12 +1,22 @@
 //! `ragc rotate`: replace one generated secret in `.env.production` with a
 //! fresh value from the OS random source, and say which services must be
 //! restarted to read it. The only way a generated secret ever changes.
+//!
+//! The value it replaces is kept, as its line stood, in
+//! `.env.production.history` (mode 0600) until the operator confirms that
+//! the services work with the new one (`ragc rotate STACK VAR --confirm`).
+//! A PostgreSQL password is also stored inside the database, which ignores
+//! `POSTGRES_PASSWORD` once initialised: the running database must be told
+//! the new password (`ALTER ROLE`, through its container) before the
+//! services that use it restart with it. `--live` does both.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use super::{compile_stack, lock_out_dir, problem_exit, report_problems, Compiled, Format, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
-use crate::model::SecretSource;
-use crate::plan::disk::{self, Change, Changes, Status};
+use crate::model::{SecretSource, Stack};
+use crate::plan::disk::{self, Change, Changes, Problem, Status};
 use crate::plan::secrets::{self, RotateError};
 use crate::plan::write::{self, NoFaults, WriteError};
 use crate::plan::Contents;
@@ -20,6 +30,126 @@ pub struct RotateArgs {
     /// Output directory [default: `deploy/` next to the stack file].
     #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also tell the running stack (run in the output directory, through `docker compose`): a
+    /// database password is changed inside the running database first, then the services
+    /// that use the secret are recreated. If the database refuses, the rotation is undone.
+    #[arg(long, conflicts_with = "confirm")]
+    pub live: bool,
+    /// The services work with the new value: forget the previous one (kept in
+    /// `.env.production.history` since the rotation).
+    #[arg(long)]
+    pub confirm: bool,
+}
+
+/// The file that keeps the values rotation replaced, beside `.env.production`.
+pub const HISTORY: &str = ".env.production.history";
+
+/// A PostgreSQL database that keeps a secret as a role's password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Database {
+    pub service: String,
+    pub role: String,
+}
+
+/// The PostgreSQL service whose `POSTGRES_PASSWORD` is exactly `var`, and
+/// the role it sets it for (`POSTGRES_USER`, by default `postgres`).
+pub fn database_of(stack: &Stack, var: &str) -> Option<Database> {
+    stack.services.values().find_map(|service| {
+        let postgres = service.kind == "postgres" || service.image.as_deref().is_some_and(|i| i.starts_with("postgres:"));
+        let password = service.env.get("POSTGRES_PASSWORD")?;
+        let only_var = password.0.len() == 1 && password.secrets().eq([var]);
+        (postgres && only_var).then(|| Database {
+            service: service.name.clone(),
+            role: service.env.get("POSTGRES_USER").and_then(crate::model::Text::as_literal).unwrap_or_else(|| "postgres".to_string()),
+        })
+    })
+}
+
+/// `docker compose` with the production files, as run in the output directory.
+fn compose_args() -> Vec<String> {
+    std::iter::once("compose").chain(crate::emit::PRODUCTION_FILES.split(' ')).map(String::from).collect()
+}
+
+/// The `docker` arguments and the standard input that change `db`'s
+/// password to `password` inside its running container: `psql` over the
+/// container's local socket, the statement on standard input (never on a
+/// command line, where `ps` would show it), stopping at the first error.
+pub fn alter_role(db: &Database, password: &str) -> (Vec<String>, String) {
+    let mut args = compose_args();
+    args.extend(
+        ["exec", "-T", &db.service, "psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-U", &db.role, "-d", "postgres"].map(String::from),
+    );
+    let role = db.role.replace('"', "\"\"");
+    let literal = password.replace('\'', "''");
+    (args, format!("ALTER ROLE \"{role}\" WITH PASSWORD '{literal}';\n"))
+}
+
+/// The `docker` arguments that recreate `services` so they read the new value.
+pub fn recreate(services: &[&str]) -> Vec<String> {
+    let mut args = compose_args();
+    args.extend(["up", "-d", "--force-recreate"].map(String::from));
+    args.extend(services.iter().map(|s| (*s).to_string()));
+    args
+}
+
+/// The docker client: `RAGC_DOCKER`, or `docker` from the PATH.
+fn docker() -> String {
+    std::env::var("RAGC_DOCKER").unwrap_or_else(|_| "docker".to_string())
+}
+
+/// Runs `docker ARGS` in `dir` with `input` on standard input; the error says why it failed.
+fn run_docker(dir: &Path, args: &[String], input: &str) -> Result<(), String> {
+    let mut child = Command::new(docker())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("can't run {}: {e}", docker()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).map_err(|e| format!("can't write to {}: {e}", docker()))?;
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`docker {}` failed ({status})", args.iter().take(8).cloned().collect::<Vec<_>>().join(" ")))
+    }
+}
+
+/// The history file's change: its new text (`None`: remove it).
+fn history_change(out_dir: &Path, new: Option<String>) -> Result<Change, Problem> {
+    let path = out_dir.join(HISTORY);
+    let (old, old_mode) = match std::fs::symlink_metadata(&path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(Problem::environment(&path, format!("{} is not a regular file", path.display()), "move it away"));
+        }
+        Ok(meta) => {
+            use std::os::unix::fs::PermissionsExt;
+            let bytes =
+                std::fs::read(&path).map_err(|e| Problem::environment(&path, format!("can't read it: {e}"), "check its permissions"))?;
+            (Some(bytes), Some(meta.permissions().mode() & 0o7777))
+        }
+        Err(_) => (None, None),
+    };
+    let status = match (&old, &new) {
+        (None, _) => Status::Create,
+        (Some(_), None) => Status::Remove,
+        (Some(_), Some(_)) => Status::Update,
+    };
+    Ok(Change { path: HISTORY.to_string(), status, old, old_mode, new, mode: 0o600, secrets: true, keep: false })
+}
+
+fn apply(changes: Vec<Change>, out_dir: &Path, color: bool) -> Result<(), u8> {
+    let only = Changes { out_dir: out_dir.to_path_buf(), changes, manifest: None };
+    match write::apply(&only, false, &mut NoFaults) {
+        Ok(_) => Ok(()),
+        Err(WriteError::Refused(problems) | WriteError::Failed(problems)) => {
+            report_problems(&problems, color);
+            Err(EXIT_INTERNAL)
+        }
+    }
 }
 
 pub fn run(args: &RotateArgs, color: bool) -> u8 {
@@ -30,6 +160,7 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
     let (Some(plan), Some(stack)) = (plan, compilation.stack.as_ref()) else { return EXIT_USER };
     let Some(Contents::Secrets(file)) = plan.get(".env.production").map(|a| &a.contents) else { return EXIT_USER };
     let env_path = out_dir.join(".env.production");
+    let history_path = out_dir.join(HISTORY);
 
     // JWT_SECRET, jwt_secret and db.password all name a variable.
     let wanted = args.name.replace(['.', '-'], "_").to_ascii_uppercase();
@@ -55,6 +186,51 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
         Ok(lock) => lock,
         Err(code) => return code,
     };
+    let history = match history_change(&out_dir, None) {
+        Ok(change) => change,
+        Err(problem) => {
+            report_problems(&[problem], color);
+            return EXIT_USER;
+        }
+    };
+    let history_text = history.old.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
+    let pending = match history_text.as_deref().map(|text| secrets::history_holds(text, &secret.var)) {
+        None => false,
+        Some(Ok(holds)) => holds,
+        Some(Err(e)) => {
+            report_problems(&[Problem::unreadable_env(&history_path, &e)], color);
+            return EXIT_USER;
+        }
+    };
+    let again = args.stack.display();
+
+    if args.confirm {
+        if !pending {
+            eprintln!("error: {} holds no previous value of {}: nothing to confirm", history_path.display(), secret.var);
+            return EXIT_USER;
+        }
+        let left = secrets::history_remove(history_text.as_deref().unwrap_or_default(), &secret.var);
+        let change = Change { new: left, status: Status::Update, ..history };
+        let change = if change.new.is_none() { Change { status: Status::Remove, ..change } } else { change };
+        if let Err(code) = apply(vec![change], &out_dir, color) {
+            return code;
+        }
+        println!("confirmed {}: its previous value is forgotten ({})", secret.var, history_path.display());
+        return EXIT_OK;
+    }
+    if pending {
+        eprintln!(
+            "error: {} was rotated and the rotation is not confirmed: {} still holds its previous value",
+            secret.var,
+            history_path.display()
+        );
+        eprintln!(
+            "  = help: once the services work with the current value, run `ragc rotate {again} {} --confirm`, then rotate again",
+            secret.var
+        );
+        return EXIT_USER;
+    }
+
     let changes = match disk::compare(&plan, &out_dir) {
         Ok(changes) => changes,
         Err(problems) => {
@@ -75,10 +251,11 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
             );
             return EXIT_USER;
         }
+        // Read back by `compare`: UTF-8, as Compose reads it.
         (_, Some(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
     };
     let rotated = match secrets::rotate(file, &existing, &secret.var) {
-        Ok(text) => text,
+        Ok(rotated) => rotated,
         Err(RotateError::NotInFile) => {
             eprintln!("error: {} has no value for {} yet: run `ragc compile` first, which creates it", env_path.display(), secret.var);
             return EXIT_USER;
@@ -87,35 +264,136 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
             eprintln!("error: the OS random source failed: {e}");
             return EXIT_INTERNAL;
         }
+        Err(RotateError::Unreadable(e)) => {
+            report_problems(&[Problem::unreadable_env(&env_path, &e)], color);
+            return EXIT_USER;
+        }
         Err(RotateError::Unknown | RotateError::Required) => return EXIT_USER,
     };
-    // Only the env file is written, through the same atomic writer as a compile.
-    let only = Changes {
-        out_dir: out_dir.clone(),
-        changes: vec![Change { status: Status::Update, new: Some(rotated), mode: 0o600, keep: false, ..current.clone() }],
-        manifest: None,
-    };
-    match write::apply(&only, false, &mut NoFaults) {
-        Ok(_) => {}
-        Err(WriteError::Refused(problems) | WriteError::Failed(problems)) => {
-            report_problems(&problems, color);
-            return EXIT_INTERNAL;
-        }
+    // The env file and the history in one transaction, through the same
+    // atomic writer as a compile: both change, or neither.
+    let history_new = secrets::history_add(history_text.as_deref(), &secret.var, &rotated.previous);
+    let env_change = Change { status: Status::Update, new: Some(rotated.text.clone()), mode: 0o600, keep: false, ..current.clone() };
+    let history_new_change = Change { new: Some(history_new), status: history.status, ..history.clone() };
+    if let Err(code) = apply(vec![env_change, history_new_change], &out_dir, color) {
+        return code;
     }
 
     let services: Vec<&str> = secret.used_by.iter().map(String::as_str).collect();
+    let database = database_of(stack, &secret.var);
     println!("rotated {} in {}", secret.var, env_path.display());
+    println!("the previous value is kept in {} until you confirm: `ragc rotate {again} {} --confirm`", history_path.display(), secret.var);
     if services.is_empty() {
         println!("no service uses it: nothing to restart");
         return EXIT_OK;
     }
     println!("used by: {}", services.join(", "));
-    println!("restart them so that they read the new value (run in {}):", out_dir.display());
-    println!("  docker compose {} up -d --force-recreate {}", crate::emit::PRODUCTION_FILES, services.join(" "));
+
+    if args.live {
+        if let Some(db) = &database {
+            let (alter, input) = alter_role(db, &rotated.new_value);
+            println!("telling {} the new password of role {} (docker compose exec {} psql)", db.service, db.role, db.service);
+            if let Err(e) = run_docker(&out_dir, &alter, &input) {
+                eprintln!("error: {e}: the database keeps the old password");
+                // Undo: the env file as it was, the history without this rotation.
+                let undo = vec![
+                    Change {
+                        status: Status::Update,
+                        new: Some(existing),
+                        mode: 0o600,
+                        keep: false,
+                        old: Some(rotated.text.into_bytes()),
+                        ..current.clone()
+                    },
+                    match history_change(&out_dir, history_text.clone()) {
+                        Ok(change) => Change { status: if history_text.is_some() { Status::Update } else { Status::Remove }, ..change },
+                        Err(problem) => {
+                            report_problems(&[problem], color);
+                            return EXIT_INTERNAL;
+                        }
+                    },
+                ];
+                if apply(undo, &out_dir, color).is_err() {
+                    eprintln!("error: and the rotation could not be undone: the previous value is in {}", history_path.display());
+                    return EXIT_INTERNAL;
+                }
+                eprintln!(
+                    "  = help: the rotation is undone ({} holds its previous value again); start the stack, then rotate again",
+                    env_path.display()
+                );
+                return EXIT_INTERNAL;
+            }
+        }
+        println!("recreating {} so that they read the new value", services.join(", "));
+        if let Err(e) = run_docker(&out_dir, &recreate(&services), "") {
+            eprintln!("error: {e}");
+            eprintln!("  = help: run it again in {}: docker {}", out_dir.display(), recreate(&services).join(" "));
+            return EXIT_INTERNAL;
+        }
+        println!("done: once they work, run `ragc rotate {again} {} --confirm`", secret.var);
+        return EXIT_OK;
+    }
+
+    println!("then, in {}:", out_dir.display());
+    if let Some(db) = &database {
+        println!(
+            "  1. tell {} the new password (it keeps the old one in its data volume): paste the new {} from {} at the prompt of",
+            db.service,
+            secret.var,
+            env_path.display()
+        );
+        println!(
+            "     docker compose {} exec {} psql -U {} -d postgres -c '\\password'",
+            crate::emit::PRODUCTION_FILES,
+            db.service,
+            shlex::try_quote(&db.role).unwrap_or_default(),
+        );
+        println!("  2. restart the services that use it:");
+        println!("     docker {}", recreate(&services).join(" "));
+        println!("  (`ragc rotate {again} {} --live` does both, in that order)", secret.var);
+        return EXIT_OK;
+    }
+    println!("restart them so that they read the new value:");
+    println!("  docker {}", recreate(&services).join(" "));
     for name in services.iter().filter(|name| stack.services.get(**name).is_some_and(|s| s.stateful)) {
         println!(
-            "note: {name} keeps its data in a volume; if it stored the old value when it was first initialised (PostgreSQL does, for its password), change the value inside {name} too, or the services that use it can no longer connect"
+            "note: {name} keeps its data in a volume; if it stored the old value when it was first initialised, change the value inside {name} too, or the services that use it can no longer connect"
         );
     }
     EXIT_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_is_told_on_standard_input_not_on_a_command_line() {
+        let db = Database { service: "db".into(), role: "app".into() };
+        let (args, input) = alter_role(&db, "n3w'pass");
+        assert_eq!(
+            args.join(" "),
+            "compose --env-file .env.production -f compose.yaml -f compose.production.yaml exec -T db psql --no-psqlrc -v ON_ERROR_STOP=1 -U app -d postgres"
+        );
+        assert_eq!(input, "ALTER ROLE \"app\" WITH PASSWORD 'n3w''pass';\n");
+        assert!(!args.iter().any(|a| a.contains("n3w")));
+        let odd = Database { service: "db".into(), role: "a\"b".into() };
+        assert_eq!(alter_role(&odd, "x").1, "ALTER ROLE \"a\"\"b\" WITH PASSWORD 'x';\n");
+        assert_eq!(
+            recreate(&["db", "api"]).join(" "),
+            "compose --env-file .env.production -f compose.yaml -f compose.production.yaml up -d --force-recreate db api"
+        );
+    }
+
+    #[test]
+    fn the_database_of_a_password_is_found_by_its_environment() {
+        let input = crate::input::Input::from_text(
+            "s.rag",
+            "stack s {}\nservice db: postgres { user = \"owner\" }\nservice cache: redis {}\nservice api: image {\n  image = \"x:1\"\n  env { URL = db.url }\n}\n",
+        );
+        let (compilation, _) = crate::compile(&input, &crate::emit::EmitOptions::default());
+        let stack = compilation.stack.as_ref().expect("compiles");
+        assert_eq!(database_of(stack, "DB_PASSWORD"), Some(Database { service: "db".into(), role: "owner".into() }));
+        assert_eq!(database_of(stack, "CACHE_PASSWORD"), None);
+    }
 }

@@ -188,8 +188,11 @@ struct EnvDevelopment<'a> {
 /// characters are in every alphabet ragc generates; none needs quoting.
 fn development_value(source: &SecretSource) -> String {
     match source {
-        SecretSource::Generate { alphabet: Alphabet::Hex, length } => "de".repeat(length.div_ceil(2))[..*length].to_string(),
-        SecretSource::Generate { length, .. } => "developmentonly".chars().cycle().take(*length).collect(),
+        SecretSource::Generate { alphabet, length } => {
+            let characters = crate::plan::secrets::characters_for(*alphabet, *length);
+            let pattern = if *alphabet == Alphabet::Hex { "de" } else { "developmentonly" };
+            pattern.chars().cycle().take(characters).collect()
+        }
         SecretSource::Required { .. } => "development-only".to_string(),
     }
 }

@@ -44,7 +44,7 @@ fn sides(change: &Change) -> (String, String) {
     let old = change.old.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
     let new = change.new.clone().unwrap_or_default();
     if change.secrets {
-        (secrets::mask(&old, None, Some(&new)), secrets::mask(&new, Some(&old), None))
+        (secrets::mask(&old, None), secrets::mask(&new, Some(&old)))
     } else {
         (old, new)
     }

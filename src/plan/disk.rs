@@ -195,6 +195,17 @@ impl Problem {
         Problem { code: "E0603", file: path.display().to_string(), message: message.into(), help: help.into() }
     }
 
+    /// A production env file ragc can't read back as Compose does: E0607,
+    /// at its line and column (the line itself is not shown: it may hold a secret).
+    pub fn unreadable_env(path: &Path, e: &super::dotenv::Unreadable) -> Self {
+        Problem {
+            code: "E0607",
+            file: format!("{}:{}:{}", path.display(), e.line, e.column),
+            message: format!("{} can't be read back as Compose reads it: line {}: {}", path.display(), e.line, e.message),
+            help: format!("{}; ragc changes nothing until the file reads the same to Compose and to ragc", e.help),
+        }
+    }
+
     fn refusal(out_dir: &Path, change: &Change) -> Self {
         let file = out_dir.join(&change.path).display().to_string();
         let keep = format!("{file}{KEEP_SUFFIX}");
@@ -403,15 +414,19 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
             }
             Contents::Secrets(file) => {
                 let text = text();
-                let new = match secrets::materialize(file, text.as_deref()) {
+                let new = match secrets::materialize(file, old.as_deref()) {
                     Ok(new) => new,
-                    Err(e) => {
+                    Err(secrets::MaterializeError::Random(e)) => {
                         let path = out_dir.join(&artifact.path);
                         problems.push(Problem::environment(
                             &path,
                             format!("the OS random source failed: {e}"),
                             "ragc draws new secrets from the OS; try again, or check the machine",
                         ));
+                        continue;
+                    }
+                    Err(secrets::MaterializeError::Unreadable(e)) => {
+                        problems.push(Problem::unreadable_env(&out_dir.join(&artifact.path), &e));
                         continue;
                     }
                 };

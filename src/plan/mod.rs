@@ -7,6 +7,7 @@
 
 pub mod diff;
 pub mod disk;
+pub mod dotenv;
 pub mod lock;
 pub mod secrets;
 pub mod write;
