@@ -27,7 +27,6 @@ import json
 import os
 import pwd
 import re
-import shlex
 import shutil
 import stat
 import subprocess
