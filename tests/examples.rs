@@ -162,8 +162,9 @@ fn each_service_keeps_its_own_backups_and_coinciding_schedules_wait() {
     assert!(backup.contains("    db) echo 3 ;;\n") && backup.contains("    q) echo 30 ;;\n"), "{backup}");
     let crontab = text("backup/crontab");
     assert!(crontab.contains("\nBACKUP_LOCK_WAIT=3600\n"));
-    assert!(crontab.contains("\n0 2 * * * root /opt/s/backup/backup.sh db >>"), "{crontab}");
-    assert!(crontab.contains("\n0 * * * * root /opt/s/backup/backup.sh q >>"), "{crontab}");
+    // A clone of the project at `path` (/opt/s) has the output directory in it, deploy/.
+    assert!(crontab.contains("\n0 2 * * * root /opt/s/deploy/backup/backup.sh db >>"), "{crontab}");
+    assert!(crontab.contains("\n0 * * * * root /opt/s/deploy/backup/backup.sh q >>"), "{crontab}");
 }
 
 #[test]

@@ -477,7 +477,8 @@ proptest! {
                 prop_assert!(!entry.replace("\\%", "").contains('%'));
                 let command = entry.split_once(" root ").unwrap().1.replace("\\%", "%");
                 let first = command.split(' ').next().unwrap().to_string();
-                prop_assert_eq!(bash_words(&[first]), vec![format!("{path}/backup/backup.sh")]);
+                // `path` is the stack file's directory on the server; the output is its deploy/.
+                prop_assert_eq!(bash_words(&[first]), vec![format!("{path}/deploy/backup/backup.sh")]);
             }
         }
     }

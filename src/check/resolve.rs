@@ -1256,10 +1256,12 @@ impl<'k> Resolver<'k> {
         let stateful = self.property_bool(instance, "stateful").unwrap_or(false);
         let backup = match instance.values.get("backup") {
             Some((Val::Schedule(schedule), span)) => {
-                if !stateful {
+                if !stateful && volumes.is_empty() {
                     self.error(
                         Diagnostic::error("E0303", format!("service `{name}` keeps no state to back up"), *span, "nothing to back up")
-                            .with_help("backups apply to stateful services (databases, caches, stores)"),
+                            .with_help(
+                                "backups apply to stateful services (databases, caches, stores) and to services with a named `volume`",
+                            ),
                     );
                 }
                 Some(schedule.clone())
@@ -1704,7 +1706,20 @@ impl<'k> Resolver<'k> {
                     routes.insert(route, service);
                 }
             }
-            if service.stateful && service.backup.is_none() {
+            let no_backup = service.fields.get("backup").and_then(serde_json::Value::as_str) == Some(super::types::NO_BACKUP);
+            if !service.stateful && service.backup.is_none() && !no_backup && !service.volumes.is_empty() {
+                let names: Vec<String> = service.volumes.keys().map(|volume| format!("`{volume}`")).collect();
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        "W0005",
+                        format!("the {} {} of service `{}` {} never backed up", if names.len() == 1 { "volume" } else { "volumes" }, names.join(", "), service.name, if names.len() == 1 { "is" } else { "are" }),
+                        service.span,
+                        "its files are in no backup",
+                    )
+                    .with_help("add `backup = daily(at: \"02:00\", keep: 7d)` (each volume is archived with tar), or `backup = none()` if it holds nothing worth keeping"),
+                );
+            }
+            if service.stateful && service.backup.is_none() && !no_backup {
                 self.diagnostics.push(
                     Diagnostic::warning(
                         "W0001",
@@ -1712,7 +1727,7 @@ impl<'k> Resolver<'k> {
                         service.span,
                         "its data is never backed up",
                     )
-                    .with_help("add `backup = daily(at: \"02:00\", keep: 7d)`"),
+                    .with_help("add `backup = daily(at: \"02:00\", keep: 7d)`, or `backup = none()` if its data can be lost"),
                 );
             }
         }
@@ -1941,6 +1956,35 @@ mod tests {
         assert!(!is_image_reference("python:3.11 AS x"));
         assert!(!is_image_reference("img:$(id)"));
         assert!(!is_image_reference(":1.0"));
+    }
+
+    fn codes(text: &str) -> Vec<&'static str> {
+        let input = crate::input::Input::from_text("stack.rag", text);
+        crate::analyze(&input).diagnostics.iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn a_named_volume_is_backed_up_or_said_to_need_none() {
+        let app = |backup: &str| {
+            format!("stack demo {{}}\nservice api: python {{\n  command = \"x\"\n  volume uploads = \"/app/uploads\"\n  {backup}\n}}\n")
+        };
+        assert_eq!(codes(&app("")), ["W0005"]);
+        assert_eq!(codes(&app("backup = daily(at: \"02:00\", keep: 7d)")), [] as [&str; 0]);
+        assert_eq!(codes(&app("backup = none()")), [] as [&str; 0]);
+        assert!(codes(&app("backup = none(keep: 7d)")).iter().any(|code| code.starts_with('E')), "none() takes no argument");
+        // A stateless image with a volume may be backed up (its volumes, as tar); without one, it can't.
+        let image = |volume: &str| {
+            format!("stack demo {{}}\nservice web: image {{\n  image = \"nginx:1.27.3\"\n  {volume}\n  backup = daily(at: \"02:00\", keep: 7d)\n}}\n")
+        };
+        assert_eq!(codes(&image("volume html = \"/usr/share/nginx/html\"")), [] as [&str; 0]);
+        assert_eq!(codes(&image("")), ["E0303"]);
+    }
+
+    #[test]
+    fn backup_none_silences_the_stateful_warning() {
+        let db = |backup: &str| format!("stack demo {{}}\nservice db: postgres {{\n  version = \"16.4\"\n  {backup}\n}}\n");
+        assert_eq!(codes(&db("")), ["W0001"]);
+        assert_eq!(codes(&db("backup = none()")), [] as [&str; 0]);
     }
 
     #[test]

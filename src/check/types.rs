@@ -95,7 +95,7 @@ impl Type {
             Type::Size => "a size (like `512mb`)".into(),
             Type::Duration => "a duration (like `30s` or `7d`)".into(),
             Type::Secret => "a secret (`generate(...)`, `required(...)` or a secret's name)".into(),
-            Type::Schedule => "a schedule (`daily(...)`, `weekly(...)`, `hourly(...)` or `cron(...)`)".into(),
+            Type::Schedule => "a schedule (`daily(...)`, `weekly(...)`, `hourly(...)`, `cron(...)` or `none()`)".into(),
             Type::Health => "a healthcheck (`http(...)`, `cmd(...)`, `shell(...)` or `none()`)".into(),
             Type::Service => "a service name".into(),
             Type::List(item) => format!("a list of {}", item.describe()),
@@ -332,6 +332,11 @@ pub fn check_value(expr: &Expr, ty: &Type) -> Result<Val, Diagnostic> {
         (Type::Secret, ExprKind::Path(parts)) if parts.len() == 1 => Ok(Val::SecretRef(parts[0].clone())),
         (Type::Secret, ExprKind::Call(call)) => secret_call(expr, &call.name, &call.args).map(Val::NewSecret),
         (Type::Service, ExprKind::Path(parts)) if parts.len() == 1 => Ok(Val::Service(parts[0].clone())),
+        // `none()`: the stack says, explicitly, that the service needs no backup.
+        (Type::Schedule, ExprKind::Call(call)) if call.name.name == "none" => {
+            CallArgs::new(expr, "none", &call.args, &[])?.expect_positional(0, "none()")?;
+            Ok(Val::Enum(NO_BACKUP.into()))
+        }
         (Type::Schedule, ExprKind::Call(call)) => schedule_call(expr, &call.name, &call.args).map(Val::Schedule),
         (Type::Health, ExprKind::Call(call)) => health_call(expr, &call.name, &call.args).map(Val::Health),
         (Type::List(item), ExprKind::List(items)) => {
@@ -512,6 +517,9 @@ fn parse_time(expr: &Expr) -> Result<(u32, u32), Diagnostic> {
     })
 }
 
+/// What `backup = none()` reads as: no schedule, said on purpose.
+pub const NO_BACKUP: &str = "none";
+
 const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result<Schedule, Diagnostic> {
@@ -569,7 +577,7 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
         }
         other => {
             return Err(Diagnostic::error("E0303", format!("`{other}(...)` is not a schedule"), name.span, "unknown schedule")
-                .with_help(did_you_mean(other, ["hourly", "daily", "weekly", "cron"])))
+                .with_help(did_you_mean(other, ["hourly", "daily", "weekly", "cron", "none"])))
         }
     };
     let keep_seconds = call.duration("keep", 7 * 86_400)?;

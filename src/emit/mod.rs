@@ -219,9 +219,17 @@ pub(crate) struct Paths {
     context: String,
     /// The output directory, relative to the build context.
     out_from_context: String,
-    /// The output directory on the server: the stack's `path` is where its
-    /// stack file is, so the output sits where it sits next to it here.
-    server_out_dir: String,
+    /// The output directory on the server (the crontab calls its scripts there).
+    output_on_server: String,
+}
+
+/// Where the output directory is on the server: the stack's `path` is the
+/// stack file's directory there, and the output directory sits from it as it
+/// does here (`/opt/app` and `-o deploy`: `/opt/app/deploy`). Never above `/`.
+fn output_on_server(path: &str, out_from_stack: &str) -> String {
+    let joined = join(&[path, out_from_stack]);
+    let parts: Vec<&str> = joined.split('/').filter(|part| !matches!(*part, "" | "." | "..")).collect();
+    format!("/{}", parts.join("/"))
 }
 
 /// Everything templates see but `services` (see [`views`]). Built from
@@ -460,10 +468,8 @@ pub fn emit(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates) -> 
 
 fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, threads: usize, share_views: bool) -> Result<Plan, EmitError> {
     let (context_dir, out_from_context) = relative_paths(options, &stack.settings.context);
-    // `/..` is `/`, as the kernel reads it.
-    let server_out_dir = join(&[&stack.settings.path, &options.out_from_stack]);
-    let server_out_dir = format!("/{}", server_out_dir.trim_start_matches("../").trim_start_matches(".."));
-    let paths = Paths { context: context_dir, out_from_context, server_out_dir };
+    let paths =
+        Paths { context: context_dir, out_from_context, output_on_server: output_on_server(&stack.settings.path, &options.out_from_stack) };
     let has_backups = stack.services.values().any(|s| s.backup.is_some());
     let services = Arc::new(views::Services::new(Arc::clone(stack), share_views));
     // Built on the first minijinja job: a stack without builds, proxy or
@@ -543,6 +549,15 @@ mod tests {
         assert_eq!(relative_paths(&options("app/ops/deploy", "../../.."), "app/src"), ("../../src".into(), "../ops/deploy".into()));
         assert_eq!(relative_paths(&options(".", "."), "."), (".".into(), ".".into()));
         assert_eq!(relative_paths(&options("../../tmp/out", "../../work/app"), "."), ("../../work/app".into(), "../../tmp/out".into()));
+    }
+
+    #[test]
+    fn the_output_directory_on_the_server_follows_the_stack_path() {
+        assert_eq!(output_on_server("/opt/app", "deploy"), "/opt/app/deploy");
+        assert_eq!(output_on_server("/opt/app", "."), "/opt/app");
+        assert_eq!(output_on_server("/opt/app", "ops/out/"), "/opt/app/ops/out");
+        assert_eq!(output_on_server("/opt/app", "../app-deploy"), "/opt/app-deploy");
+        assert_eq!(output_on_server("/opt", "../../../x"), "/x");
     }
 
     /// Also: views kept for the compile render what views made per read do.
