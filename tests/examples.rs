@@ -75,6 +75,8 @@ fn flagship_plan_has_every_artifact() {
             ".compose-lint.yml",
             ".env.example",
             "nginx/rag-engine.conf",
+            "nginx/rag-engine.bootstrap.conf",
+            "nginx/ragc-default.conf",
             "backup/backup.sh",
             "backup/restore.sh",
             "backup/crontab",
