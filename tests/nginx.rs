@@ -99,3 +99,53 @@ fn certbot_is_told_the_name_of_the_directory_the_site_reads() {
     assert!(elsewhere.contains("--cert-name s.example.com "), "{elsewhere}");
     assert!(elsewhere.contains("link them to /srv/tls/fullchain.pem and /srv/tls/privkey.pem"), "{elsewhere}");
 }
+
+#[test]
+fn two_stacks_sites_load_together_with_one_default_server() {
+    // `my` + `app-x` and `my-app` + `x` both gave upstream `ragc_my_app_x` once.
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let fields = format!("tls = manual, certificate = \"{}\", certificate_key = \"{}\"", cert.display(), key.display());
+    let site = |stack: &str, service: &str, domain: &str| {
+        let text = format!(
+            "stack {stack} {{ domain = \"{domain}\"\n acme_email = \"o@example.com\" }}\n\
+             service {service}: image {{ image = \"nginx:1.27.3\"\n port = 8080\n route = \"/\" }}\n\
+             proxy nginx {{ {fields} }}\n"
+        );
+        let plan = compile_text(&text);
+        (text_of(&plan, &format!("nginx/{stack}.conf")), text_of(&plan, "nginx/ragc-default.conf"))
+    };
+    let (first, default) = site("my", "app-x", "one.example.com");
+    let (second, _) = site("my-app", "x", "two.example.com");
+    let upstream = |text: &str| text.lines().find(|line| line.starts_with("upstream ")).unwrap().to_string();
+    assert_ne!(upstream(&first), upstream(&second));
+
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|path| std::path::Path::new(path).exists());
+    let Some(nginx) = nginx else {
+        eprintln!("skipped: no nginx");
+        return;
+    };
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=t"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs where nginx is installed");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let mut includes = String::new();
+    for (name, text) in [("ragc-default.conf", &default), ("my.conf", &first), ("my-app.conf", &second)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        includes.push_str(&format!("  include {};\n", path.display()));
+    }
+    let conf = dir.path().join("nginx.conf");
+    let wrapper =
+        format!("pid {}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n  access_log off;\n{includes}}}\n", dir.path().display());
+    std::fs::write(&conf, wrapper).unwrap();
+    let output = std::process::Command::new(nginx).arg("-t").arg("-c").arg(&conf).arg("-p").arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "nginx -t: {stderr}");
+    assert!(!stderr.contains("[warn]"), "nginx -t: {stderr}");
+}
