@@ -76,6 +76,8 @@ fn flagship_plan_has_every_artifact() {
             ".env.example",
             ".env",
             "nginx/rag-engine.conf",
+            "nginx/rag-engine.bootstrap.conf",
+            "nginx/ragc-default.conf",
             "backup/backup.sh",
             "backup/restore.sh",
             "backup/crontab",

@@ -215,7 +215,7 @@ fn a_directory_emptied_by_removals_goes_too() {
     let no_proxy =
         flagship().replace("proxy nginx {\n  tls     = letsencrypt\n  headers = strict\n}\n", "").replace("route          = \"/\"", "");
     let applied = write::write(&plan_of(&no_proxy), dir.path()).unwrap();
-    assert_eq!(applied.removed, ["nginx/rag-engine.conf"]);
+    assert_eq!(applied.removed, ["nginx/rag-engine.bootstrap.conf", "nginx/rag-engine.conf", "nginx/ragc-default.conf"]);
     assert!(!dir.path().join("nginx").exists());
 }
 

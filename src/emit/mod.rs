@@ -316,7 +316,13 @@ struct Job {
     render: Render,
     style: CommentStyle,
     mode: u32,
+    /// What the header says the file was generated from, when not the stack.
+    source: Option<&'static str>,
 }
+
+/// The header source of nginx's default server: the file is the same for
+/// every stack, so that two stacks' sites can share one host.
+const SHARED_SOURCE: &str = "the stdlib (the same file for every stack)";
 
 /// How an artifact is rendered.
 enum Render {
@@ -378,7 +384,7 @@ fn run_jobs(
             let job = &jobs[index];
             let artifact = job.run(env, data).map(|body| Artifact {
                 path: job.path.clone(),
-                contents: Contents::Text(with_header(body, job.style, source)),
+                contents: Contents::Text(with_header(body, job.style, job.source.unwrap_or(source))),
                 mode: job.mode,
             });
             let _ = done[index].set(artifact);
@@ -410,11 +416,21 @@ fn jinja_context(stack: &Stack, paths: &Paths, services: &Arc<views::Services>) 
     let backed_up: Vec<&str> = stack.services.values().filter(|s| s.backup.is_some()).map(|s| s.name.as_str()).collect();
     let nginx = stack.proxy.as_ref().map(|proxy| {
         let field_u64 = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_u64).unwrap_or_default();
-        let version = proxy.fields.get("version").and_then(|v| v.as_str()).unwrap_or_default();
+        let field_str = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_str).unwrap_or_default();
+        let version = field_str("version");
+        // certbot's name for the certificate: the directory the site's paths
+        // name under /etc/letsencrypt/live/, else the domain.
+        let live = |field: &str, file: &str| {
+            field_str(field).strip_prefix("/etc/letsencrypt/live/")?.strip_suffix(file)?.strip_suffix('/').map(str::to_string)
+        };
+        let named = live("certificate", "fullchain.pem")
+            .filter(|name| !name.is_empty() && !name.contains('/') && live("certificate_key", "privkey.pem").as_ref() == Some(name));
         let upstreams: serde_json::Map<String, serde_json::Value> =
             proxy.routes.iter().map(|route| (route.service.clone(), upstream_name(&stack.name, &route.service).into())).collect();
         json!({
             "upstreams": upstreams,
+            "cert_name": named.clone().or_else(|| stack.settings.domain.clone()).unwrap_or_default(),
+            "cert_name_matches": named.is_some(),
             "http2_directive": version_at_least(version, (1, 25, 1)),
             "max_body": size_text(field_u64("max_body")).trim_end_matches('b').to_string(),
             "timeout": format!("{}s", field_u64("timeout")),
@@ -476,7 +492,11 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     // backups renders only compiled templates.
     let context = LazyCell::new(|| jinja_context(stack, &paths, &services));
     let mut jobs = Vec::new();
-    let mut job = |path: String, render: Render, style: CommentStyle, mode: u32| jobs.push(Job { path, render, style, mode });
+    // Returns the job's index, for the one whose header names no stack.
+    let mut job = |path: String, render: Render, style: CommentStyle, mode: u32| {
+        jobs.push(Job { path, render, style, mode, source: None });
+        jobs.len() - 1
+    };
     let jinja = |template: String, context: &minijinja::Value| Render::Jinja { template, context: context.clone() };
     for (index, service) in stack.services.values().enumerate() {
         let Some(build) = &service.build else { continue };
@@ -499,6 +519,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     job(".compose-lint.yml".into(), Render::Native(Native::ComposeLint), CommentStyle::Hash, 0o644);
     job(".env.example".into(), Render::Native(Native::EnvExample), CommentStyle::Hash, 0o644);
     job(".env".into(), Render::Native(Native::EnvDevelopment), CommentStyle::Hash, 0o644);
+    let mut shared = None;
     if let Some(proxy) = &stack.proxy {
         job(
             format!("{}/{}.conf", proxy.kind, stack.name),
@@ -506,6 +527,16 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
             CommentStyle::Hash,
             0o644,
         );
+        // The HTTP-only form that serves the first certificate's challenge.
+        let bootstrap = format!("{}/bootstrap.conf.j2", proxy.kind);
+        if proxy.fields.get("tls").and_then(serde_json::Value::as_str) == Some("letsencrypt") && has_template(&bootstrap, user) {
+            job(format!("{}/{}.bootstrap.conf", proxy.kind, stack.name), jinja(bootstrap, &context), CommentStyle::Hash, 0o644);
+        }
+        // The default server: the same bytes for every stack on a host.
+        let default = format!("{}/default.conf.j2", proxy.kind);
+        if has_template(&default, user) {
+            shared = Some(job(format!("{}/ragc-default.conf", proxy.kind), jinja(default, &context), CommentStyle::Hash, 0o644));
+        }
     }
     if has_backups {
         job("backup/backup.sh".into(), jinja("backup/backup.sh.j2".into(), &context), CommentStyle::Script, 0o755);
@@ -517,6 +548,9 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     job("ops/deploy".into(), Render::Native(Native::OpsDeploy), CommentStyle::Script, 0o755);
     job("ops/rollback".into(), Render::Native(Native::OpsRollback), CommentStyle::Script, 0o755);
     job("ops/status".into(), Render::Native(Native::OpsStatus), CommentStyle::Script, 0o755);
+    if let Some(index) = shared {
+        jobs[index].source = Some(SHARED_SOURCE);
+    }
     let env = jobs.iter().any(|job| matches!(job.render, Render::Jinja { .. })).then(|| environment(user, stack.services.len()));
     let data = native::Data { stack, paths: &paths };
     let mut artifacts = run_jobs(env.as_ref(), &data, &jobs, &stack.source, threads)?;

@@ -1,16 +1,15 @@
-#!/usr/bin/env python3
-"""Live test of the generated nginx site: tests/e2e/test_nginx.py OUT_DIR
+"""Live test of the generated nginx files: tests/e2e/test_nginx.py OUT_DIR [OUT_DIR2]
 
-Starts Debian's nginx on 127.0.0.1 with OUT_DIR/nginx/<stack>.conf, in front of the
-Python upstream in upstream.py. Only these lines are rewritten, for the test only:
-`listen 80` and `listen 443 ...` get 127.0.0.1 and free high ports, `listen [::]:...`
-lines are dropped (the test may only listen on loopback), the certificate paths point
-at a self-signed pair made with openssl, the ACME webroot at a temp dir with a token,
-and the upstream `server 127.0.0.1:<port>` at the Python upstream. Everything else
-(headers, TLS settings, map, locations, limits, timeouts) runs as generated.
+Starts Debian's nginx on 127.0.0.1 with OUT_DIR/nginx/ragc-default.conf (the default
+server) and OUT_DIR/nginx/<stack>.conf, in front of the Python upstream in upstream.py.
+With OUT_DIR2 (a second stack's output), its site is served by the same nginx in front
+of a second upstream, as two stacks on one host are installed. Only the lines listed in
+nginxrun.py are rewritten, for the test only: listen addresses, certificate paths
+(self-signed pairs made with openssl), the ACME webroot and the upstream port.
+Everything else (default server, headers, TLS settings, map, locations, limits,
+timeouts) runs as generated.
 """
 
-import glob
 import hashlib
 import http.client
 import json
@@ -18,7 +17,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -28,7 +26,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import free_port, main, wait_port  # noqa: E402
-from upstream import Upstream, ws_accept, ws_frame, ws_read  # noqa: E402
+from nginxrun import Nginx, domain_of, loopback_only, rewrite, site_files  # noqa: E402
+from upstream import IDENTIFYING_HEADERS, Upstream, ws_accept, ws_frame, ws_read  # noqa: E402
 
 SECURITY_HEADERS = {
     # header: a regex its value must match (the stack says `headers = strict`)
@@ -40,24 +39,9 @@ SECURITY_HEADERS = {
     "Permissions-Policy": r"camera=\(\)",
 }
 
-
-def rewrite(text, http_port, https_port, cert, key, acme_root, upstream_port):
-    """Returns (new_text, {what: count}) for the test-only substitutions."""
-    counts = {}
-
-    def sub(what, pattern, repl, flags=re.M):
-        nonlocal text
-        text, n = re.subn(pattern, repl, text, flags=flags)
-        counts[what] = n
-
-    sub("listen 80", r"^(\s*)listen 80;", rf"\1listen 127.0.0.1:{http_port};")
-    sub("listen 443", r"^(\s*)listen 443 (ssl[^;]*);", rf"\1listen 127.0.0.1:{https_port} \2;")
-    sub("listen [::]", r"^\s*listen \[::\]:[^;]*;\n", "")
-    sub("ssl_certificate", r"^(\s*)ssl_certificate [^;]+;", rf"\1ssl_certificate {cert};")
-    sub("ssl_certificate_key", r"^(\s*)ssl_certificate_key [^;]+;", rf"\1ssl_certificate_key {key};")
-    sub("acme root", r"^(\s*)root /var/www/certbot;", rf"\1root {acme_root};")
-    sub("upstream server", r"^(\s*)server 127\.0\.0\.1:\d+;", rf"\1server 127.0.0.1:{upstream_port};")
-    return text, counts
+# Mozilla's intermediate profile: these groups, and no other (P-521, ffdhe*).
+ACCEPTED_GROUPS = ("X25519", "prime256v1", "secp384r1")
+REFUSED_GROUPS = ("P-521", "ffdhe2048")
 
 
 def headers_of(resp):
@@ -73,43 +57,96 @@ def upstream_header(info, name):
     return vals[0] if len(vals) == 1 else (None if not vals else vals)
 
 
+def self_signed(tmp, domain):
+    cert, key = os.path.join(tmp, f"{domain}.cert.pem"), os.path.join(tmp, f"{domain}.key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", f"/CN={domain}", "-addext", f"subjectAltName=DNS:{domain}",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True)
+    return cert, key
+
+
+def closed_without_answer(port, request):
+    """Sends raw bytes over plain HTTP; True when nginx closes with no response byte (444)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request.encode())
+        try:
+            data = s.recv(4096)
+        except ConnectionResetError:
+            data = b""
+        return data == b"", data[:100]
+
+
+def handshake(port, server_name, cafile):
+    """A TLS handshake; returns "ok" or the error's text."""
+    ctx = tls_context(cafile)
+    ctx.check_hostname = server_name is not None
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=server_name):
+                return "ok"
+    except (ssl.SSLError, OSError) as e:
+        return str(e)
+
+
+def openssl_groups(port, domain, cafile, group, version):
+    """openssl s_client offering only `group`: (handshake succeeded, the group agreed or the error)."""
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", domain,
+                        "-CAfile", cafile, f"-{version}", "-groups", group],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+    out = r.stdout + r.stderr
+    cipher = re.search(r"Cipher is (\S+)", out)
+    ok = r.returncode == 0 and cipher is not None and cipher.group(1) != "(NONE)"
+    temp = re.search(r"Server Temp Key: ([^\n]+)", out)
+    alert = re.search(r"(alert [a-z ]+|no suitable [a-z ]+|handshake failure)", out)
+    return ok, (temp.group(1) if temp else (alert.group(1) if alert else out[-300:]))
+
+
 def body(t):
     tmp = tempfile.mkdtemp(prefix="ragc-e2e-nginx-")
     os.chmod(tmp, 0o755)  # nginx workers run as nobody and read the ACME token
-    procs = []
-    upstream = None
+    nginxes = []
+    upstreams = []
     try:
-        confs = sorted(glob.glob(os.path.join(OUT, "nginx", "*.conf")))
-        if not t.eq("exactly one nginx site is generated", len(confs), 1):
-            return
-        site_text = open(confs[0]).read()
-        domain = re.search(r"^\s*server_name\s+([^;\s]+);", site_text, re.M).group(1)
-        t.note(f"site {os.path.relpath(confs[0], OUT)}, domain {domain}")
+        files = site_files(OUT)
+        t.note(f"files under nginx/: {files['all']}")
+        t.check("the default server nginx/ragc-default.conf is generated", files["default"] is not None, files["all"])
+        site_text = open(files["site"]).read()
+        domain = domain_of(site_text)
+        t.note(f"site {os.path.relpath(files['site'], OUT)}, domain {domain}")
+        second = None
+        if OUT2:
+            files2 = site_files(OUT2)
+            second = {"files": files2, "text": open(files2["site"]).read()}
+            second["domain"] = domain_of(second["text"])
+            t.note(f"second stack: site {files2['name']}.conf, domain {second['domain']}")
+            t.check("the two stacks' ragc-default.conf are the same bytes (one file serves both on a host)",
+                    files["default"] and files2["default"]
+                    and open(files["default"], "rb").read() == open(files2["default"], "rb").read(),
+                    (files["default"], files2["default"]))
 
-        # --- throwaway certificate for the domain, ACME webroot, upstream ---------
-        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", f"/CN={domain}", "-addext", f"subjectAltName=DNS:{domain}",
-             "-keyout", key, "-out", cert],
-            check=True, capture_output=True)
+        # --- throwaway certificates, ACME webroot, upstreams ----------------------
+        cert, key = self_signed(tmp, domain)
         acme_root = os.path.join(tmp, "acme")
         token = secrets.token_urlsafe(24)
         token_body = secrets.token_hex(32)
         os.makedirs(os.path.join(acme_root, ".well-known", "acme-challenge"))
         with open(os.path.join(acme_root, ".well-known", "acme-challenge", token), "w") as f:
             f.write(token_body)
-        for d, _, files in os.walk(acme_root):
+        for d, _, names in os.walk(acme_root):
             os.chmod(d, 0o755)
-            for name in files:
+            for name in names:
                 os.chmod(os.path.join(d, name), 0o644)
 
-        upstream_port, http_port, https_port = free_port(), free_port(), free_port()
-        while len({upstream_port, http_port, https_port}) < 3:
-            https_port = free_port()
-        upstream = Upstream(upstream_port).start()
+        ports = set()
+        while len(ports) < 5:
+            ports.add(free_port())
+        upstream_port, upstream2_port, http_port, https_port, alone_port = sorted(ports)
+        upstream = Upstream(upstream_port, "first").start()
+        upstreams.append(upstream)
 
-        # --- the site, rewritten for the test only, inside a minimal nginx.conf ---
+        # --- the files, rewritten for the test only, inside a minimal nginx.conf --
         site, counts = rewrite(site_text, http_port, https_port, cert, key, acme_root, upstream_port)
         t.note(f"test-only rewrites: {counts}")
         expected = {"listen 80": 1, "listen 443": 1, "ssl_certificate": 1,
@@ -117,52 +154,39 @@ def body(t):
         if not t.eq("the test-only rewrites each hit the generated line exactly once",
                     {k: counts[k] for k in expected}, expected):
             return
-        t.check("no listen directive is left on a non-loopback address",
-                all(re.match(r"127\.0\.0\.1:\d+", m) for m in re.findall(r"^\s*listen\s+(\S+)", site, re.M)),
-                re.findall(r"^\s*listen\s+[^;]*;", site, re.M))
-        site_path = os.path.join(tmp, "site.conf")
-        with open(site_path, "w") as f:
-            f.write(site)
-        temp = os.path.join(tmp, "temp")
-        os.mkdir(temp)
-        user = ""
-        if os.geteuid() == 0:
-            user = "user nobody nogroup;"
-            os.chown(temp, 65534, 65534)
-        wrapper = os.path.join(tmp, "nginx.conf")
-        with open(wrapper, "w") as f:
-            f.write(f"""{user}
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    include /etc/nginx/mime.types;
-    access_log {tmp}/access.log;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    include {site_path};
-}}
-""")
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        base = [nginx, "-p", tmp, "-e", os.path.join(tmp, "error.log"), "-c", wrapper]
-        version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip()
+        sites = [("site.conf", site)]
+        if files["default"]:
+            default, dcounts = rewrite(open(files["default"]).read(), http_port, https_port)
+            t.eq("the default server's listen lines are rewritten (one on 80, one on 443)",
+                 (dcounts["listen 80"], dcounts["listen 443"]), (1, 1))
+            t.check("the default server carries no certificate (it rejects every handshake)",
+                    "ssl_certificate" not in default, default)
+            sites.insert(0, ("ragc-default.conf", default))
+        if second:
+            cert2, key2 = self_signed(tmp, second["domain"])
+            upstream2 = Upstream(upstream2_port, "second").start()
+            upstreams.append(upstream2)
+            site2, counts2 = rewrite(second["text"], http_port, https_port, cert2, key2, acme_root, upstream2_port)
+            t.eq("the second site's rewrites hit their lines", {k: counts2[k] for k in expected}, expected)
+            sites.append(("site2.conf", site2))
+        for name, text in sites:
+            t.check(f"{name}: no listen directive is left on a non-loopback address", loopback_only(text),
+                    re.findall(r"^\s*listen\s+[^;]*;", text, re.M))
+        server = Nginx(tmp)
+        nginxes.append(server)
+        server.set_sites(sites)
+        version = subprocess.run([server.binary, "-v"], capture_output=True, text=True).stderr.strip()
         t.note(version)
-        test = subprocess.run(base + ["-t"], capture_output=True, text=True)
-        if not t.eq("nginx -t accepts the generated site", test.returncode, 0):
+        test = server.test()
+        if not t.eq("nginx -t accepts the default server with the site(s) together", test.returncode, 0):
             t.note(test.stderr)
             return
-        proc = subprocess.Popen(base + ["-g", "daemon off;"], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        procs.append(proc)
+        t.eq("nginx -t gives no warning (no duplicate default server, no conflicting server name)",
+             [line for line in test.stderr.splitlines() if "[warn]" in line or "[emerg]" in line], [])
+        proc = server.start()
         if not t.check("nginx starts and listens on both ports",
-                       wait_port(http_port, proc=proc) and wait_port(https_port, proc=proc),
-                       open(os.path.join(tmp, "error.log")).read()[-2000:]):
+                       wait_port(http_port, proc=proc) and wait_port(https_port, proc=proc), server.log_tail()):
             return
-
 
         def https():
             return LoopbackHTTPS(domain, https_port, tls_context(cert))
@@ -226,6 +250,9 @@ http {{
                 t.check(f"{label}: {name} present once and right", len(vals) == 1 and re.search(pattern, vals[0]),
                         f"values {vals!r}, want one matching {pattern!r}")
             t.eq(f"{label}: Server header without version", header_values(hs, "Server"), ["nginx"])
+            if label.startswith("proxied"):
+                t.eq(f"{label}: the upstream's identifying headers are hidden ({', '.join(IDENTIFYING_HEADERS)})",
+                     [(k, v) for k, v in hs if k in IDENTIFYING_HEADERS], [])
         hsts = re.search(r"max-age=(\d+)", r200.getheader("Strict-Transport-Security") or "")
         t.check("HSTS max-age is at least 6 months (15768000 s)", hsts and int(hsts.group(1)) >= 15768000,
                 r200.getheader("Strict-Transport-Security"))
@@ -252,8 +279,8 @@ http {{
              upstream_header(info, "X-Forwarded-Proto"), "https")
         t.eq("upstream gets X-Forwarded-Host: <domain> (the client's value replaced)",
              upstream_header(info, "X-Forwarded-Host"), domain)
-        t.eq("upstream gets X-Forwarded-For: <client's chain>, <peer>",
-             upstream_header(info, "X-Forwarded-For"), "203.0.113.9, 127.0.0.1")
+        t.eq("upstream gets X-Forwarded-For: the peer address only (the client's value replaced, not appended to)",
+             upstream_header(info, "X-Forwarded-For"), "127.0.0.1")
         t.eq("upstream gets X-Real-IP: the peer address (the client's value replaced)",
              upstream_header(info, "X-Real-IP"), "127.0.0.1")
 
@@ -298,21 +325,79 @@ http {{
                             "Content-Type: application/octet-stream\r\n\r\n")
         t.eq(f"a body over client_max_body_size ({limit.group(1)}{limit.group(2)}) is refused with 413", status, 413)
 
-        # nginx itself stayed healthy
-        err = open(os.path.join(tmp, "error.log")).read()
-        bad = [line for line in err.splitlines() if re.search(r"\[(emerg|alert|crit)\]", line)]
-        t.eq("nginx's error log has no emerg/alert/crit lines", bad, [])
+        # --- 10. unknown hosts never reach the app ----------------------------------
+        seen = len(upstream.requests)
+        for label, request in (
+                ("Host: evil.com", "GET / HTTP/1.1\r\nHost: evil.com\r\n\r\n"),
+                ("Host: 127.0.0.1 (a bare IP)", "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+                ("no Host header (HTTP/1.0)", "GET / HTTP/1.0\r\n\r\n"),
+                ("an absolute URI naming evil.com with Host: <domain>",
+                 f"GET http://evil.com/ HTTP/1.1\r\nHost: {domain}\r\n\r\n")):
+            closed, data = closed_without_answer(http_port, request)
+            t.check(f"HTTP with {label}: closed without an answer (444)", closed, data)
+        for label, name in (("SNI evil.com", "evil.com"), ("no SNI", None)):
+            result = handshake(https_port, name, cert)
+            t.check(f"TLS with {label}: the handshake is rejected (unrecognized name)",
+                    result != "ok" and "UNRECOGNIZED_NAME" in result.upper().replace(" ", "_"), result)
+        status = raw_status(tls_context(cert), https_port, domain, "GET /whoami HTTP/1.1\r\nHost: evil.com\r\n\r\n")
+        t.eq("TLS with SNI <domain> but Host: evil.com: closed without an answer", status, "")
+        t.eq("no request for an unknown host reached the upstream", len(upstream.requests), seen)
+
+        # --- 11. key exchange groups: Mozilla intermediate, nothing else -------------
+        for version in ("tls1_3", "tls1_2"):
+            for group in ACCEPTED_GROUPS:
+                ok, detail = openssl_groups(https_port, domain, cert, group, version)
+                t.check(f"openssl s_client -{version} -groups {group}: the handshake succeeds", ok, detail)
+            for group in REFUSED_GROUPS:
+                if version == "tls1_2" and group.startswith("ffdhe"):
+                    continue  # TLS 1.2 has no ffdhe groups; its DHE ciphers are refused by the cipher list
+                ok, detail = openssl_groups(https_port, domain, cert, group, version)
+                t.check(f"openssl s_client -{version} -groups {group}: the handshake fails", not ok, detail)
+
+        # --- 12. a second stack's site on the same host --------------------------------
+        if second:
+            d2 = second["domain"]
+            conn = LoopbackHTTPS(d2, https_port, tls_context(cert2))
+            conn.request("GET", "/which", headers={"Host": d2})
+            r = conn.getresponse()
+            info2 = json.loads(r.read())
+            t.eq(f"https://{d2}/ reaches the second stack's upstream", (r.status, info2["upstream"]), (200, "second"))
+            r, data = fetch(https(), "GET", "/which")
+            t.eq(f"https://{domain}/ still reaches the first stack's upstream",
+                 (r.status, json.loads(data)["upstream"]), (200, "first"))
+            c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)
+            c.request("GET", "/x?y=1", headers={"Host": d2})
+            r = c.getresponse()
+            r.read()
+            t.eq("the second site's HTTP redirect goes to its own name",
+                 (r.status, r.getheader("Location")), (301, f"https://{d2}/x?y=1"))
+
+        t.eq("nginx's error log has no emerg/alert/crit lines", server.bad_log_lines(), [])
+        server.stop()
+
+        # --- 13. the site alone (no default server in front): still no open redirect --
+        alone = Nginx(tmp, "alone")
+        nginxes.append(alone)
+        alone_https = free_port()
+        alone_site, _ = rewrite(site_text, alone_port, alone_https, cert, key, acme_root, upstream_port)
+        alone.set_sites([("site.conf", alone_site)])
+        test = alone.test()
+        if t.eq("nginx -t accepts the site without the default server", test.returncode, 0, ):
+            proc = alone.start()
+            if t.check("the lone site listens", wait_port(alone_port, proc=proc), alone.log_tail()):
+                c = http.client.HTTPConnection("127.0.0.1", alone_port, timeout=30)
+                c.request("GET", "/login?next=/", headers={"Host": "evil.com"})
+                r = c.getresponse()
+                r.read()
+                t.eq("HTTP with Host: evil.com to the lone site redirects to the configured name, not $host",
+                     (r.status, r.getheader("Location")), (301, f"https://{domain}/login?next=/"))
+        else:
+            t.note(test.stderr)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
-        if upstream is not None:
-            upstream.stop()
+        for n in nginxes:
+            n.stop()
+        for u in upstreams:
+            u.stop()
         if os.environ.get("RAGC_E2E_KEEP") == "1":
             print(f"     kept {tmp}")
         else:
@@ -345,6 +430,8 @@ def raw_status(ctx, port, domain, request):
             f = s.makefile("rb")
             line = f.readline().decode()
             m = re.match(r"HTTP/1\.1 (\d{3})", line)
+            if not line:
+                return ""  # closed without an answer
             return int(m.group(1)) if m else line
 
 
@@ -385,7 +472,8 @@ def ws_checks(t, ctx, port, domain):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: test_nginx.py OUT_DIR")
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: test_nginx.py OUT_DIR [OUT_DIR2]")
     OUT = os.path.abspath(sys.argv[1])
+    OUT2 = os.path.abspath(sys.argv[2]) if len(sys.argv) == 3 else None
     main("nginx", body)

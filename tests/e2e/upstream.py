@@ -3,6 +3,9 @@
 - GET/HEAD/any plain request: answers 200 (404 under /missing) with JSON describing
   what it received: method, path, headers, the peer address and how many requests
   it has served on this TCP connection (so keep-alive to the upstream is visible).
+- Every answer names the upstream (`upstream` in the JSON, for a host with two
+  sites) and identifies its software the way app servers do (`Server`,
+  `X-Powered-By`, `X-AspNet-Version`), so the proxy's hiding of them is visible.
 - POST: reads the body (Content-Length) and answers its length and SHA-256.
 - GET with `Upgrade: websocket`: a hand-written RFC 6455 handshake (101 with
   Sec-WebSocket-Accept = base64(sha1(key + GUID))), then one text frame with the
@@ -18,6 +21,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+# What app servers say about themselves; the proxy must not pass these on.
+IDENTIFYING_HEADERS = {"X-Powered-By": "Express", "X-AspNet-Version": "4.0.30319", "X-AspNetMvc-Version": "5.2"}
 
 
 def ws_accept(key):
@@ -84,6 +90,7 @@ class Handler(BaseHTTPRequestHandler):
             "headers": [[k, v] for k, v in self.headers.items()],
             "peer": list(self.client_address),
             "served_on_connection": self.served,
+            "upstream": self.server.name,
         }
         self.server.requests.append(info)
         return info
@@ -93,6 +100,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        for name, value in IDENTIFYING_HEADERS.items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -155,8 +164,9 @@ class Handler(BaseHTTPRequestHandler):
 class Upstream(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port):
+    def __init__(self, port, name="upstream"):
         super().__init__(("127.0.0.1", port), Handler)
+        self.name = name
         self.requests = []
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
