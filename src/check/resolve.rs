@@ -1223,8 +1223,12 @@ impl<'k> Resolver<'k> {
         };
         let mut health = self.health(instance);
         if health.is_none() && instance.values.contains_key("from") {
-            // The shared image's HEALTHCHECK probes the other service's port.
-            health = Some(Health { test: HealthTest::Disabled, interval: 30, timeout: 5, retries: 3, start_period: 10 });
+            // The shared image's HEALTHCHECK probes the other service's port,
+            // and a disabled one makes `up --wait` fail ("no healthcheck
+            // configured"): without its own `health`, the check is that the
+            // main process is alive.
+            let alive = ["sh", "-c", "kill -0 1"].map(String::from).to_vec();
+            health = Some(Health { test: HealthTest::Cmd(alive), interval: 30, timeout: 5, retries: 3, start_period: 10 });
         }
         let release = match instance.values.get("release") {
             Some((Val::Str(line), span)) => self.split_command(&Text::literal(line.clone()), *span),

@@ -1,0 +1,54 @@
+//! Runtime defects that only a real engine showed (issue #12; tests/live/run
+//! boots the stacks): each test pins the generated Compose that fixes one.
+
+use ragc::emit::EmitOptions;
+use ragc::input::Input;
+use serde_yaml_ng::Value;
+
+/// The merged view of one service: compose.yaml's entry.
+fn compose(stack: &str) -> Value {
+    let input = Input::from_text("s.rag", stack);
+    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
+    assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
+    let plan = plan.expect("no errors, so a plan");
+    let ragc::plan::Contents::Text(text) = &plan.get("compose.yaml").expect("compose.yaml").contents else {
+        panic!("compose.yaml is text")
+    };
+    serde_yaml_ng::from_str(text).expect("compose.yaml parses")
+}
+
+fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
+    &compose["services"][name]
+}
+
+const HEADER: &str = "stack s {\n  domain = \"s.example.com\"\n  acme_email = \"ops@example.com\"\n}\n";
+
+const API_AND_WORKER: &str = r#"
+service db: postgres { version = "15" }
+service api: python {
+  python  = "3.11.11"
+  command = "uvicorn main:app --host 0.0.0.0 --port 8000"
+  port    = 8000
+  health  = http("/health")
+  route   = "/"
+  release = "alembic upgrade head"
+  env { DATABASE_URL = db.url }
+}
+service worker: worker {
+  from    = api
+  command = "celery -A tasks worker"
+  env { DATABASE_URL = db.url }
+}
+proxy nginx {}
+"#;
+
+/// Bug 9: `up --wait` fails on a container whose healthcheck is disabled
+/// ("has no healthcheck configured"); a worker sharing the api's image had one.
+#[test]
+fn a_worker_without_health_gets_a_liveness_check_not_a_disabled_one() {
+    let compose = compose(&format!("{HEADER}{API_AND_WORKER}"));
+    let health = &service(&compose, "worker")["healthcheck"];
+    assert!(health["disable"].is_null(), "worker healthcheck is disabled: {health:?}");
+    let test: Vec<&str> = health["test"].as_sequence().expect("a test").iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(test, ["CMD", "sh", "-c", "kill -0 1"], "{health:?}");
+}
