@@ -52,3 +52,14 @@ fn a_worker_without_health_gets_a_liveness_check_not_a_disabled_one() {
     let test: Vec<&str> = health["test"].as_sequence().expect("a test").iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(test, ["CMD", "sh", "-c", "kill -0 1"], "{health:?}");
 }
+
+/// Bug 12: a service built from the same image as a service with `release`
+/// must not start before that release has run (the worker raced the migration).
+#[test]
+fn a_service_sharing_an_image_with_a_release_waits_for_it() {
+    let compose = compose(&format!("{HEADER}{API_AND_WORKER}"));
+    let depends = &service(&compose, "worker")["depends_on"];
+    assert_eq!(depends["api-release"]["condition"].as_str(), Some("service_completed_successfully"), "{depends:?}");
+    // The release job itself does not wait for itself.
+    assert!(service(&compose, "api-release")["depends_on"]["api-release"].is_null());
+}

@@ -1266,6 +1266,18 @@ impl<'k> Resolver<'k> {
         if release.is_some() {
             depends_on.insert(format!("{name}-release"), Condition::ServiceCompletedSuccessfully);
         }
+        // A service running the image of one with a `release` (a worker)
+        // starts only after that release ran: the migration comes first.
+        let mut current = instance.values.get("from");
+        let mut hops = 0;
+        while let Some((Val::Service(from), _)) = current {
+            let Some(origin) = all.get(&from.name).filter(|_| hops < all.len()) else { break };
+            if origin.values.contains_key("release") {
+                depends_on.insert(format!("{}-release", from.name), Condition::ServiceCompletedSuccessfully);
+            }
+            current = origin.values.get("from");
+            hops += 1;
+        }
         // Only the fields that have values: one map per service, and the
         // unset ones (null to templates) are the kind's, kept once per kind.
         let mut fields = IndexMap::with_capacity(instance.values.len());
