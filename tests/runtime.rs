@@ -63,3 +63,16 @@ fn a_service_sharing_an_image_with_a_release_waits_for_it() {
     // The release job itself does not wait for itself.
     assert!(service(&compose, "api-release")["depends_on"]["api-release"].is_null());
 }
+
+/// Bug 14: started as root with every capability dropped but SETUID/SETGID,
+/// the redis entrypoint's `find . \! -user redis -exec chown` cannot enter
+/// the append-only directory (0700, redis's) and the cache never starts again.
+/// Run as redis's own user (uid 999, gid 1000 in the alpine image): the
+/// entrypoint skips its root step and no capability is needed.
+#[test]
+fn redis_runs_as_its_own_user_with_no_capabilities() {
+    let compose = compose(&format!("{HEADER}service cache: redis {{ persistence = aof }}\n"));
+    let cache = service(&compose, "cache");
+    assert_eq!(cache["user"].as_str(), Some("999:1000"), "{cache:?}");
+    assert!(cache["cap_add"].is_null(), "no capability is needed: {:?}", cache["cap_add"]);
+}
