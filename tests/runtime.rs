@@ -76,3 +76,14 @@ fn redis_runs_as_its_own_user_with_no_capabilities() {
     assert_eq!(cache["user"].as_str(), Some("999:1000"), "{cache:?}");
     assert!(cache["cap_add"].is_null(), "no capability is needed: {:?}", cache["cap_add"]);
 }
+
+/// Bug 15: Qdrant writes its init marker to /qdrant/.qdrant-initialized,
+/// on the read-only root; it belongs on the storage volume.
+#[test]
+fn qdrant_writes_its_init_file_on_the_storage_volume() {
+    let compose = compose(&format!("{HEADER}service vectors: qdrant {{}}\n"));
+    let vectors = service(&compose, "vectors");
+    assert_eq!(vectors["environment"]["QDRANT_INIT_FILE_PATH"].as_str(), Some("/qdrant/storage/.qdrant-initialized"));
+    let targets: Vec<&str> = vectors["volumes"].as_sequence().unwrap().iter().map(|v| v["target"].as_str().unwrap()).collect();
+    assert!(targets.contains(&"/qdrant/storage"), "{targets:?}");
+}
