@@ -87,3 +87,29 @@ fn qdrant_writes_its_init_file_on_the_storage_volume() {
     let targets: Vec<&str> = vectors["volumes"].as_sequence().unwrap().iter().map(|v| v["target"].as_str().unwrap()).collect();
     assert!(targets.contains(&"/qdrant/storage"), "{targets:?}");
 }
+
+/// Bug 1: a stateful service with a `route` (or `publish`), like a
+/// self-hosted Gitea run as an `image`, was put only on its internal network:
+/// Docker publishes no port there (nginx answered 502) and it had no egress.
+#[test]
+fn a_stateful_service_with_a_route_is_also_on_the_default_network() {
+    let stack = r#"
+service git: image {
+  image       = "gitea/gitea:1.22.3"
+  port        = 3000
+  route       = "/"
+  stateful    = true
+  volume data = "/data"
+}
+service db: postgres { version = "15" }
+proxy nginx {}
+"#;
+    let compose = compose(&format!("{HEADER}{stack}"));
+    let networks = |name: &str| -> Vec<String> {
+        service(&compose, name)["networks"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(networks("git"), ["default", "git-net"]);
+    assert_eq!(service(&compose, "git")["ports"][0].as_str(), Some("127.0.0.1:3000:3000"));
+    // A store with no route stays on its internal network only.
+    assert_eq!(networks("db"), ["db-net"]);
+}

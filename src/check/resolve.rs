@@ -1873,7 +1873,9 @@ fn undeclared_secret<'a>(name: &Ident, secrets: impl IntoIterator<Item = &'a str
 }
 
 /// Networks: each stateful service gets an internal network shared only with
-/// the services that reference it; everything else is on `default`.
+/// the services that reference it; everything else is on `default`, and so
+/// is a stateful service that is routed or published (a self-hosted app):
+/// Docker publishes no port on an internal network.
 fn derive_networks(services: &mut IndexMap<String, Service>) -> IndexMap<String, Network> {
     let mut networks: IndexMap<String, Network> = IndexMap::new();
     let stateful: Vec<String> = services.values().filter(|s| s.stateful).map(|s| s.name.clone()).collect();
@@ -1888,7 +1890,7 @@ fn derive_networks(services: &mut IndexMap<String, Service>) -> IndexMap<String,
         networks.insert(format!("{name}-net"), Network { internal: true, members: members.into_iter().collect() });
     }
     for service in services.values_mut() {
-        if !service.stateful {
+        if !service.stateful || service.route.is_some() || service.publish.is_some() {
             service.networks.push("default".into());
         }
         for (network, spec) in &networks {
