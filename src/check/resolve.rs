@@ -1230,8 +1230,12 @@ impl<'k> Resolver<'k> {
         };
         let mut health = self.health(instance);
         if health.is_none() && instance.values.contains_key("from") {
-            // The shared image's HEALTHCHECK probes the other service's port.
-            health = Some(Health { test: HealthTest::Disabled, interval: 30, timeout: 5, retries: 3, start_period: 10 });
+            // The shared image's HEALTHCHECK probes the other service's port,
+            // and a disabled one makes `up --wait` fail ("no healthcheck
+            // configured"): without its own `health`, the check is that the
+            // main process is alive.
+            let alive = ["sh", "-c", "kill -0 1"].map(String::from).to_vec();
+            health = Some(Health { test: HealthTest::Cmd(alive), interval: 30, timeout: 5, retries: 3, start_period: 10 });
         }
         let release = match instance.values.get("release") {
             Some((Val::Str(line), span)) => self.split_command(&Text::literal(line.clone()), *span),
@@ -1270,6 +1274,18 @@ impl<'k> Resolver<'k> {
         };
         if release.is_some() {
             depends_on.insert(format!("{name}-release"), Condition::ServiceCompletedSuccessfully);
+        }
+        // A service running the image of one with a `release` (a worker)
+        // starts only after that release ran: the migration comes first.
+        let mut current = instance.values.get("from");
+        let mut hops = 0;
+        while let Some((Val::Service(from), _)) = current {
+            let Some(origin) = all.get(&from.name).filter(|_| hops < all.len()) else { break };
+            if origin.values.contains_key("release") {
+                depends_on.insert(format!("{}-release", from.name), Condition::ServiceCompletedSuccessfully);
+            }
+            current = origin.values.get("from");
+            hops += 1;
         }
         // Only the fields that have values: one map per service, and the
         // unset ones (null to templates) are the kind's, kept once per kind.
@@ -1897,7 +1913,9 @@ fn undeclared_secret<'a>(name: &Ident, secrets: impl IntoIterator<Item = &'a str
 }
 
 /// Networks: each stateful service gets an internal network shared only with
-/// the services that reference it; everything else is on `default`.
+/// the services that reference it; everything else is on `default`, and so
+/// is a stateful service that is routed or published (a self-hosted app):
+/// Docker publishes no port on an internal network.
 fn derive_networks(services: &mut IndexMap<String, Service>) -> IndexMap<String, Network> {
     let mut networks: IndexMap<String, Network> = IndexMap::new();
     let stateful: Vec<String> = services.values().filter(|s| s.stateful).map(|s| s.name.clone()).collect();
@@ -1912,7 +1930,7 @@ fn derive_networks(services: &mut IndexMap<String, Service>) -> IndexMap<String,
         networks.insert(format!("{name}-net"), Network { internal: true, members: members.into_iter().collect() });
     }
     for service in services.values_mut() {
-        if !service.stateful {
+        if !service.stateful || service.route.is_some() || service.publish.is_some() {
             service.networks.push("default".into());
         }
         for (network, spec) in &networks {
