@@ -78,10 +78,16 @@ pub fn longest_gap_minutes(expression: &str) -> Option<u64> {
         };
         month_ok && day_ok
     };
-    // From 2024-01-01: a fixed window, so the answer never depends on today.
-    let start = 19_723;
-    let days: Vec<i64> = (start..start + DAYS).filter(|day| fires(*day)).collect();
     let within_a_day = times.windows(2).map(|pair| pair[1] - pair[0]).max().unwrap_or(0);
+    // Every day (the schedules `hourly` and `daily` write): no calendar needed.
+    if doms.is_none() && months.is_none() && dows.is_none() {
+        return Some(within_a_day.max(1440 + first - last) as u64);
+    }
+    // From 2024-01-01: a fixed window, so the answer never depends on today.
+    // Weekdays alone repeat every week; dates need the leap-year cycle.
+    let start = 19_723;
+    let window = if doms.is_none() && months.is_none() { 15 } else { DAYS };
+    let days: Vec<i64> = (start..start + window).filter(|day| fires(*day)).collect();
     let across_days = days.windows(2).map(|pair| (pair[1] - pair[0]) * 1440 + first - last).max();
     // One firing day in eight years (29 February under a weekday rule is still
     // more): the gap is as long as the window.
