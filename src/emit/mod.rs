@@ -618,7 +618,7 @@ mod tests {
         let stack = crate::analyze(&input).stack.expect("checks");
         let one = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 1, true).expect("renders");
         let four = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 4, false).expect("renders");
-        assert_eq!(one.artifacts.len(), 12);
+        assert_eq!(one.artifacts.len(), 13);
         assert!(one.render_for_review() == four.render_for_review(), "the outputs differ");
     }
 
