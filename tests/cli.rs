@@ -253,7 +253,7 @@ fn check_reports_drift_hand_edits_and_json() {
     let drift = ragc(&["check", &stack]);
     assert_eq!(drift.status.code(), Some(1));
     let text = stderr(&drift);
-    assert!(text.contains("1 of 20 files differ"), "{text}");
+    assert!(text.contains("1 of 22 files differ"), "{text}");
     assert!(text.contains("drifted  ") && text.contains("deploy/compose.yaml"), "{text}");
 
     let deploy = dir.path().join("deploy");
@@ -268,7 +268,7 @@ fn check_reports_drift_hand_edits_and_json() {
     assert_eq!(output.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["ok"], false);
-    assert_eq!(json["checked"], 21, "the 20 generated files and the stale one");
+    assert_eq!(json["checked"], 23, "the 22 generated files and the stale one");
     assert_eq!(json["diagnostics"], serde_json::json!([]));
     let files = json["files"].as_array().unwrap();
     let by_path = |path: &str| files.iter().find(|f| f["path"] == path).unwrap_or_else(|| panic!("{path} not listed: {json}"));
@@ -315,7 +315,7 @@ fn check_env_fails_until_required_secrets_are_set() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(ragc(&["check", &stack]).status.code(), Some(0));
     let compile = ragc(&["compile", &stack]);
-    assert!(stderr(&compile).contains("20 unchanged") && !stderr(&compile).contains("note: OPENAI_API_KEY"), "{}", stderr(&compile));
+    assert!(stderr(&compile).contains("22 unchanged") && !stderr(&compile).contains("note: OPENAI_API_KEY"), "{}", stderr(&compile));
 }
 
 #[test]

@@ -86,6 +86,8 @@ fn flagship_plan_has_every_artifact() {
             "ops/deploy",
             "ops/rollback",
             "ops/status",
+            "ops/install",
+            "ops/restore-drill",
             ".env.production",
         ]
     );

@@ -220,3 +220,297 @@ fn deploy_keeps_the_previous_version_and_rollback_respects_migrations() {
     let (code, out) = host.run("deploy", &["--tag", "bad tag"], "");
     assert_eq!(code, 64, "{out}");
 }
+
+/// Stand-ins for a fresh host's tools, each recording its call in
+/// `$STUB/calls`: `nginx -t` records which form the site's enabled link
+/// names, certbot needs the webroot and writes the certificate where its
+/// `--config-dir` says.
+const STUB_INSTALL: &[(&str, &str)] = &[
+    ("docker", "#!/bin/sh\n[ \"$*\" = 'compose version --short' ] && echo 2.24.5\nexit 0\n"),
+    (
+        "nginx",
+        "#!/bin/sh\nprintf 'nginx %s enabled=%s\\n' \"$*\" \"$(readlink \"$NGINX_DIR/sites-enabled/rag-engine.conf\")\" >>\"$STUB/calls\"\n",
+    ),
+    ("systemctl", "#!/bin/sh\nprintf 'systemctl %s\\n' \"$*\" >>\"$STUB/calls\"\n"),
+    // The stack has `offsite`: install only looks for the tool, never runs it.
+    ("aws", "#!/bin/sh\nexit 1\n"),
+    (
+        "certbot",
+        r#"#!/bin/bash
+printf 'certbot %s\n' "$*" >>"$STUB/calls"
+[ -d "$WEBROOT" ] || { echo "no webroot" >&2; exit 9; }
+while [ $# -gt 0 ]; do
+  case "$1" in --config-dir) config="$2"; shift ;; --cert-name) name="$2"; shift ;; esac
+  shift
+done
+mkdir -p "$config/live/$name"
+echo certificate >"$config/live/$name/fullchain.pem"
+"#,
+    ),
+];
+
+struct FreshHost {
+    dir: tempfile::TempDir,
+    deploy: std::path::PathBuf,
+}
+
+impl FreshHost {
+    fn new() -> FreshHost {
+        let dir = tempfile::tempdir().unwrap();
+        let deploy = compile_at(dir.path());
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for (name, text) in STUB_INSTALL {
+            std::fs::write(bin.join(name), text).unwrap();
+            std::fs::set_permissions(bin.join(name), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        }
+        FreshHost { dir, deploy }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn install(&self) -> (i32, String) {
+        let output = Command::new("bash")
+            .arg(self.deploy.join("ops/install"))
+            .env("PATH", format!("{}:/usr/bin:/bin", self.path("bin").display()))
+            .env("STUB", self.dir.path())
+            .env("NGINX_DIR", self.path("nginx"))
+            .env("CRON_DIR", self.path("cron.d"))
+            .env("WEBROOT", self.path("www/certbot"))
+            .env("LETSENCRYPT_DIR", self.path("letsencrypt"))
+            .env("RAGC_STATE_DIR", self.path("state"))
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap_or(-1), text)
+    }
+
+    fn calls(&self) -> String {
+        std::fs::read_to_string(self.path("calls")).unwrap_or_default()
+    }
+}
+
+/// `ops/install` refuses a secrets file whose required value is unset, then
+/// runs the nginx header's steps in its order (bootstrap form, nginx -t,
+/// reload, certbot through the webroot, the TLS site, nginx -t, reload),
+/// installs both crontabs, and a second run changes nothing.
+#[test]
+fn install_follows_the_site_header_and_a_second_run_changes_nothing() {
+    let host = FreshHost::new();
+    let (code, out) = host.install();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("lacks required values: OPENAI_API_KEY"), "{out}");
+    assert_eq!(host.calls(), "", "nothing is touched before the secrets are complete");
+
+    let secrets = host.deploy.join(".env.production");
+    let mut text = std::fs::read_to_string(&secrets).unwrap();
+    text.push_str("OPENAI_API_KEY=sk-test\n");
+    std::fs::write(&secrets, text).unwrap();
+    // Debian's default site, enabled as the package enables it.
+    std::fs::create_dir_all(host.path("nginx/sites-enabled")).unwrap();
+    std::fs::create_dir_all(host.path("nginx/sites-available")).unwrap();
+    std::fs::write(host.path("nginx/sites-available/default"), "server { listen 80 default_server; }\n").unwrap();
+    std::os::unix::fs::symlink(host.path("nginx/sites-available/default"), host.path("nginx/sites-enabled/default")).unwrap();
+
+    let (code, out) = host.install();
+    assert_eq!(code, 0, "{out}");
+    let available = host.path("nginx/sites-available");
+    let (le, webroot) = (host.path("letsencrypt"), host.path("www/certbot"));
+    let expected = [
+        format!("nginx -t enabled={}/rag-engine.bootstrap.conf", available.display()),
+        "systemctl reload nginx".to_string(),
+        format!(
+            "certbot certonly --webroot -w {} -d rag.example.com --cert-name rag.example.com --email ops@example.com --agree-tos --no-eff-email --deploy-hook systemctl reload nginx --non-interactive --config-dir {}",
+            webroot.display(),
+            le.display()
+        ),
+        format!("nginx -t enabled={}/rag-engine.conf", available.display()),
+        "systemctl reload nginx".to_string(),
+    ];
+    assert_eq!(host.calls().lines().collect::<Vec<_>>(), expected, "{out}");
+    assert!(!host.path("nginx/sites-enabled/default").exists(), "Debian's default server is disabled");
+    assert!(host.path("nginx/sites-available/default").exists(), "its file stays");
+    for (installed, source) in [
+        ("nginx/sites-available/ragc-default.conf", "nginx/ragc-default.conf"),
+        ("nginx/sites-available/rag-engine.conf", "nginx/rag-engine.conf"),
+        ("cron.d/rag-engine-backup", "backup/crontab"),
+        ("cron.d/rag-engine-health", "ops/crontab"),
+    ] {
+        assert_eq!(std::fs::read(host.path(installed)).unwrap(), std::fs::read(host.deploy.join(source)).unwrap(), "{installed}");
+    }
+
+    let (code, out) = host.install();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing changed"), "{out}");
+    assert_eq!(host.calls().lines().count(), expected.len(), "a second run calls nothing:\n{}", host.calls());
+}
+
+/// A host file `ops/install` did not install is replaced only after a
+/// `.ragc-old` copy is kept, and said; one it installed is replaced quietly.
+#[test]
+fn install_keeps_a_host_file_it_did_not_install() {
+    let host = FreshHost::new();
+    let secrets = host.deploy.join(".env.production");
+    let text = std::fs::read_to_string(&secrets).unwrap() + "OPENAI_API_KEY=sk-test\n";
+    std::fs::write(&secrets, text).unwrap();
+    std::fs::create_dir_all(host.path("cron.d")).unwrap();
+    std::fs::write(host.path("cron.d/rag-engine-health"), "0 * * * * root /usr/local/bin/mine\n").unwrap();
+    // Another stack's older ragc installed the shared default server.
+    std::fs::create_dir_all(host.path("nginx/sites-available")).unwrap();
+    std::fs::write(host.path("nginx/sites-available/ragc-default.conf"), "# Generated by ragc from other.rag.\nserver {}\n").unwrap();
+
+    let (code, out) = host.install();
+    assert_eq!(code, 0, "{out}");
+    assert!(!host.path("nginx/sites-available/ragc-default.conf.ragc-old").exists(), "any ragc's default server is replaced:\n{out}");
+    assert_eq!(
+        std::fs::read(host.path("nginx/sites-available/ragc-default.conf")).unwrap(),
+        std::fs::read(host.deploy.join("nginx/ragc-default.conf")).unwrap()
+    );
+    let old = host.path("cron.d/rag-engine-health.ragc-old");
+    assert!(out.contains(&format!("NOTE: {} was not installed by ragc", host.path("cron.d/rag-engine-health").display())), "{out}");
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), "0 * * * * root /usr/local/bin/mine\n");
+    assert_eq!(std::fs::read(host.path("cron.d/rag-engine-health")).unwrap(), std::fs::read(host.deploy.join("ops/crontab")).unwrap());
+
+    // Its own file, changed by a recompile, is replaced without a note.
+    std::fs::remove_file(&old).unwrap();
+    let mut crontab = std::fs::read_to_string(host.deploy.join("ops/crontab")).unwrap();
+    crontab.push_str("# recompiled\n");
+    std::fs::write(host.deploy.join("ops/crontab"), crontab).unwrap();
+    let (code, out) = host.install();
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("NOTE"), "{out}");
+    assert!(!old.exists());
+    assert!(out.contains("installed ") && !out.contains("nothing changed"), "{out}");
+}
+
+/// `ops/install` names what a host lacks and the apt command for it.
+#[test]
+fn install_names_what_the_host_lacks() {
+    let host = FreshHost::new();
+    // No certbot on this host.
+    std::fs::remove_file(host.path("bin/certbot")).unwrap();
+    let output = Command::new("bash")
+        .arg(host.deploy.join("ops/install"))
+        .env("PATH", format!("{}:/bin", host.path("bin").display()))
+        .env("RAGC_STATE_DIR", host.path("state"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    if !std::path::Path::new("/bin/certbot").exists() {
+        assert!(out.contains("this host lacks: certbot") && out.contains("apt-get install certbot"), "{out}");
+    }
+}
+
+/// A Docker engine stand-in for the restore drill: `config` resolves the
+/// project from COMPOSE_PROJECT_NAME, `pg_restore --list` and
+/// `pg_restore --file` run the real PostgreSQL 15 tool on the dump, the
+/// restore itself and the Redis calls answer as a healthy store does.
+const STUB_DRILL: &str = r#"#!/bin/bash
+args="$*"
+printf '%s\n' "COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-} ${args//$'\n'/ }" >>"$STUB/calls"
+case "$*" in
+  compose*" config") echo "name: ${COMPOSE_PROJECT_NAME:-rag-engine}" ;;
+  *" exec -T db pg_restore --list"*) exec /usr/lib/postgresql/15/bin/pg_restore --list ;;
+  *" exec -T db pg_restore --file=/dev/null"*) exec /usr/lib/postgresql/15/bin/pg_restore --file=/dev/null ;;
+  *" exec -T db pg_restore "*) cat >/dev/null ;;
+  *" exec -T db psql "*) echo "public.documents 1000" ;;
+  *" --entrypoint sh cache "*"redis-check-rdb"*) cat >/dev/null; echo "[info] 3 keys read" ;;
+  *" run "*) cat >/dev/null ;;
+  *"redis-cli ping"*) echo PONG ;;
+  *"redis-cli dbsize"*) echo 3 ;;
+esac
+exit 0
+"#;
+
+/// A real custom-format dump of a throwaway PostgreSQL 15 cluster.
+fn real_dump(root: &Path) -> Vec<u8> {
+    let bin = Path::new("/usr/lib/postgresql/15/bin");
+    let pg = root.join("pg");
+    std::fs::create_dir_all(pg.join("data")).unwrap();
+    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let as_postgres = |program: &str, args: &[&str]| {
+        let output = Command::new("runuser").args(["-u", "postgres", "--"]).arg(bin.join(program)).args(args).output().unwrap();
+        assert!(output.status.success(), "{program}: {}", String::from_utf8_lossy(&output.stderr));
+        output.stdout
+    };
+    Command::new("chown").args(["-R", "postgres"]).arg(&pg).status().unwrap();
+    let (data, socket) = (pg.join("data"), pg.to_str().unwrap().to_string());
+    as_postgres("initdb", &["-D", data.to_str().unwrap(), "-A", "trust"]);
+    // -l: the server's output goes to a file, not to this pipe (which would never close).
+    let log = pg.join("log");
+    as_postgres(
+        "pg_ctl",
+        &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &format!("-k {socket} -c listen_addresses=''"), "-w", "start"],
+    );
+    as_postgres(
+        "psql",
+        &["-h", &socket, "-d", "postgres", "-c", "CREATE TABLE documents (id int); INSERT INTO documents SELECT generate_series(1, 1000);"],
+    );
+    let dump = as_postgres("pg_dump", &["-h", &socket, "-d", "postgres", "--format=custom"]);
+    as_postgres("pg_ctl", &["-D", data.to_str().unwrap(), "-w", "stop"]);
+    dump
+}
+
+/// `ops/restore-drill` restores into `rag-engine-drill` and tears it down;
+/// it passes on a good dump and fails on a truncated one (whose table of
+/// contents still lists: every data block is read).
+#[test]
+fn the_restore_drill_passes_on_a_good_dump_and_fails_on_a_truncated_one() {
+    if !Path::new("/usr/lib/postgresql/15/bin/pg_restore").exists() {
+        eprintln!("skipped: no PostgreSQL 15 tools");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = compile_at(dir.path());
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("docker"), STUB_DRILL).unwrap();
+    std::fs::set_permissions(bin.join("docker"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let dump = real_dump(dir.path());
+    let backups = dir.path().join("backups");
+    let run = backups.join("20261201T030000Z");
+    for service in ["db", "cache", "vectors", "api"] {
+        std::fs::create_dir_all(run.join(service)).unwrap();
+    }
+    // The api's uploads volume, a real tar archive.
+    let tar =
+        Command::new("tar").arg("-cf").arg(run.join("api/uploads.tar")).arg("-C").arg(dir.path()).arg("srv/stack.rag").status().unwrap();
+    assert!(tar.success());
+    std::fs::write(run.join("db/database.dump"), &dump).unwrap();
+    std::fs::write(run.join("cache/dump.rdb"), b"REDIS0011 stand-in").unwrap();
+    let drill = || {
+        let output = Command::new("bash")
+            .arg(deploy.join("ops/restore-drill"))
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("STUB", dir.path())
+            .env("BACKUP_ROOT", &backups)
+            .output()
+            .unwrap();
+        (output.status.code(), format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+    };
+
+    let (code, out) = drill();
+    assert_eq!(code, Some(0), "{out}");
+    for service in ["db", "cache", "vectors", "api"] {
+        assert!(out.contains(&format!("PASS  {service} ({})", run.display())), "{out}");
+    }
+    assert!(out.contains("db: public.documents has 1000 rows") && out.contains("cache: DBSIZE 3"), "{out}");
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert!(calls.lines().all(|line| line.starts_with("COMPOSE_PROJECT_NAME=rag-engine-drill ")), "only the drill project:\n{calls}");
+    assert!(calls.contains(" up -d --wait --no-deps --no-build db cache vectors api"), "{calls}");
+    assert!(calls.lines().last().unwrap().ends_with(" down -v --remove-orphans"), "{calls}");
+
+    std::fs::write(run.join("db/database.dump"), &dump[..dump.len() / 2]).unwrap();
+    let (code, out) = drill();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAIL  db") && out.contains("PASS  cache"), "{out}");
+    std::fs::write(run.join("api/uploads.tar"), b"not a tar archive").unwrap();
+    let (code, out) = drill();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAIL  api"), "a volume archive that does not list fails:\n{out}");
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert!(calls.lines().last().unwrap().ends_with(" down -v --remove-orphans"), "torn down after a failure too:\n{calls}");
+}

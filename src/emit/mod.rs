@@ -416,25 +416,34 @@ fn render_threads(services: usize) -> usize {
 /// What minijinja templates see: the stack (services as lazy views), paths,
 /// and what the nginx and backup templates derive from the model. Converted
 /// to template values once; every render shares them.
+/// certbot's name for the proxy's certificate: the directory the site's paths
+/// name under /etc/letsencrypt/live/ (true), else the domain (false).
+pub(crate) fn certbot_name(stack: &Stack, proxy: &crate::model::Proxy) -> (String, bool) {
+    let field_str = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_str).unwrap_or_default();
+    let live = |field: &str, file: &str| {
+        field_str(field).strip_prefix("/etc/letsencrypt/live/")?.strip_suffix(file)?.strip_suffix('/').map(str::to_string)
+    };
+    let named = live("certificate", "fullchain.pem")
+        .filter(|name| !name.is_empty() && !name.contains('/') && live("certificate_key", "privkey.pem").as_ref() == Some(name));
+    match named {
+        Some(name) => (name, true),
+        None => (stack.settings.domain.clone().unwrap_or_default(), false),
+    }
+}
+
 fn jinja_context(stack: &Stack, paths: &Paths, services: &Arc<views::Services>) -> minijinja::Value {
     let backed_up: Vec<&str> = stack.services.values().filter(|s| s.backup.is_some()).map(|s| s.name.as_str()).collect();
     let nginx = stack.proxy.as_ref().map(|proxy| {
         let field_u64 = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_u64).unwrap_or_default();
         let field_str = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_str).unwrap_or_default();
         let version = field_str("version");
-        // certbot's name for the certificate: the directory the site's paths
-        // name under /etc/letsencrypt/live/, else the domain.
-        let live = |field: &str, file: &str| {
-            field_str(field).strip_prefix("/etc/letsencrypt/live/")?.strip_suffix(file)?.strip_suffix('/').map(str::to_string)
-        };
-        let named = live("certificate", "fullchain.pem")
-            .filter(|name| !name.is_empty() && !name.contains('/') && live("certificate_key", "privkey.pem").as_ref() == Some(name));
+        let (cert_name, cert_name_matches) = certbot_name(stack, proxy);
         let upstreams: serde_json::Map<String, serde_json::Value> =
             proxy.routes.iter().map(|route| (route.service.clone(), upstream_name(&stack.name, &route.service).into())).collect();
         json!({
             "upstreams": upstreams,
-            "cert_name": named.clone().or_else(|| stack.settings.domain.clone()).unwrap_or_default(),
-            "cert_name_matches": named.is_some(),
+            "cert_name": cert_name,
+            "cert_name_matches": cert_name_matches,
             "http2_directive": version_at_least(version, (1, 25, 1)),
             "max_body": size_text(field_u64("max_body")).trim_end_matches('b').to_string(),
             "timeout": format!("{}s", field_u64("timeout")),
@@ -558,6 +567,10 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     job("ops/deploy".into(), Render::Native(Native::OpsDeploy), CommentStyle::Script, 0o755);
     job("ops/rollback".into(), Render::Native(Native::OpsRollback), CommentStyle::Script, 0o755);
     job("ops/status".into(), Render::Native(Native::OpsStatus), CommentStyle::Script, 0o755);
+    job("ops/install".into(), Render::Native(Native::OpsInstall), CommentStyle::Script, 0o755);
+    if has_backups {
+        job("ops/restore-drill".into(), Render::Native(Native::OpsRestoreDrill), CommentStyle::Script, 0o755);
+    }
     if let Some(index) = shared {
         jobs[index].source = Some(SHARED_SOURCE);
     }
@@ -615,7 +628,7 @@ mod tests {
         let stack = crate::analyze(&input).stack.expect("checks");
         let one = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 1, true).expect("renders");
         let four = emit_on(&stack, &EmitOptions::default(), &UserTemplates::new(), 4, false).expect("renders");
-        assert_eq!(one.artifacts.len(), 12);
+        assert_eq!(one.artifacts.len(), 13);
         assert!(one.render_for_review() == four.render_for_review(), "the outputs differ");
     }
 

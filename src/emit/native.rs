@@ -39,6 +39,8 @@ pub enum Native {
     OpsDeploy,
     OpsRollback,
     OpsStatus,
+    OpsInstall,
+    OpsRestoreDrill,
 }
 
 impl Native {
@@ -56,6 +58,8 @@ impl Native {
             Native::OpsDeploy => "ops/deploy.sh.askama",
             Native::OpsRollback => "ops/rollback.sh.askama",
             Native::OpsStatus => "ops/status.sh.askama",
+            Native::OpsInstall => "ops/install.sh.askama",
+            Native::OpsRestoreDrill => "ops/restore-drill.sh.askama",
         }
     }
 
@@ -124,6 +128,21 @@ impl Native {
             Native::OpsDeploy => Ops::new(stack).deploy().render()?,
             Native::OpsRollback => Ops::new(stack).rollback().render()?,
             Native::OpsStatus => Ops::new(stack).status().render()?,
+            Native::OpsInstall => OpsInstall::new(stack, data.paths).render()?,
+            Native::OpsRestoreDrill => {
+                let stores = stack
+                    .services
+                    .values()
+                    .filter(|service| service.backup.is_some())
+                    .map(|service| DrillStore {
+                        name: &service.name,
+                        kind: &service.kind,
+                        user: service.fields.get("user").and_then(serde_json::Value::as_str).unwrap_or_default(),
+                        database: service.fields.get("database").and_then(serde_json::Value::as_str).unwrap_or_default(),
+                    })
+                    .collect();
+                OpsRestoreDrill { ops: Ops::new(stack), stores }.render()?
+            }
         };
         out.push('\n');
         Ok(out)
@@ -282,6 +301,49 @@ struct OpsRollback<'a> {
 #[template(path = "ops/status.sh.askama", escape = "none")]
 struct OpsStatus<'a> {
     ops: Ops<'a>,
+}
+
+/// What `ops/install` reads: the nginx site's install steps, scripted.
+#[derive(Template)]
+#[template(path = "ops/install.sh.askama", escape = "none")]
+struct OpsInstall<'a> {
+    ops: Ops<'a>,
+    paths: &'a Paths,
+    /// The proxy's kind is nginx (the only one whose install is scripted).
+    nginx: bool,
+    /// `tls = letsencrypt`: the bootstrap form and certbot come first.
+    letsencrypt: bool,
+    /// certbot's `--cert-name`.
+    cert_name: String,
+}
+
+impl<'a> OpsInstall<'a> {
+    fn new(stack: &'a Stack, paths: &'a Paths) -> Self {
+        let proxy = stack.proxy.as_ref().filter(|proxy| proxy.kind == "nginx");
+        OpsInstall {
+            ops: Ops::new(stack),
+            paths,
+            nginx: proxy.is_some(),
+            letsencrypt: proxy.and_then(|proxy| proxy.fields.get("tls")).and_then(serde_json::Value::as_str) == Some("letsencrypt"),
+            cert_name: proxy.map(|proxy| super::certbot_name(stack, proxy).0).unwrap_or_default(),
+        }
+    }
+}
+
+/// A backed-up store the restore drill restores and checks.
+struct DrillStore<'a> {
+    name: &'a str,
+    kind: &'a str,
+    /// PostgreSQL's `user` and `database` (empty for other kinds).
+    user: &'a str,
+    database: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "ops/restore-drill.sh.askama", escape = "none")]
+struct OpsRestoreDrill<'a> {
+    ops: Ops<'a>,
+    stores: Vec<DrillStore<'a>>,
 }
 
 #[derive(Template)]
