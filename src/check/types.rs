@@ -524,7 +524,7 @@ const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result<Schedule, Diagnostic> {
     let function = name.name.as_str();
-    let (cron, call) = match function {
+    let (cron, call, gap) = match function {
         "hourly" => {
             let call = CallArgs::new(expr, function, args, &["minute", "keep"])?;
             call.expect_positional(0, "hourly(minute: 15, keep: 2d)")?;
@@ -538,13 +538,13 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
                     }
                 },
             };
-            (format!("{minute} * * * *"), call)
+            (format!("{minute} * * * *"), call, None)
         }
         "daily" => {
             let call = CallArgs::new(expr, function, args, &["at", "keep"])?;
             call.expect_positional(0, "daily(at: \"02:00\", keep: 7d)")?;
             let (hour, minute) = call.named("at").map(parse_time).transpose()?.unwrap_or((2, 0));
-            (format!("{minute} {hour} * * *"), call)
+            (format!("{minute} {hour} * * *"), call, None)
         }
         "weekly" => {
             let call = CallArgs::new(expr, function, args, &["on", "at", "keep"])?;
@@ -558,13 +558,13 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
                     Err(error) => return Err(Diagnostic { code: "E0303", ..error }),
                 },
             };
-            (format!("{minute} {hour} * * {day}"), call)
+            (format!("{minute} {hour} * * {day}"), call, None)
         }
         "cron" => {
             let call = CallArgs::new(expr, function, args, &["keep"])?;
             call.expect_positional(1, "cron(\"30 2 * * *\", keep: 7d)")?;
             let ExprKind::Str(text) = &call.positional[0].kind else { return Err(mismatch(&Type::String, call.positional[0])) };
-            validate_cron(text).map_err(|problem| {
+            let gap = validate_cron(text).map_err(|problem| {
                 Diagnostic::error(
                     "E0303",
                     format!("invalid cron expression `{text}`: {problem}"),
@@ -573,7 +573,7 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
                 )
                 .with_help("five fields: minute (0-59), hour (0-23), day of month (1-31), month (1-12), day of week (0-7)")
             })?;
-            (text.split_whitespace().collect::<Vec<_>>().join(" "), call)
+            (text.split_whitespace().collect::<Vec<_>>().join(" "), call, Some(gap))
         }
         other => {
             return Err(Diagnostic::error("E0303", format!("`{other}(...)` is not a schedule"), name.span, "unknown schedule")
@@ -586,11 +586,14 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
         return Err(Diagnostic::error("E0303", "backups are kept for whole days", span, "not a whole number of days")
             .with_help("write `keep: 7d` (or `2w`)"));
     }
-    Ok(Schedule { cron, keep_days: keep_seconds / 86_400 })
+    // `hourly`, `daily` and `weekly` always fire; `cron(...)` was checked to.
+    let longest_gap_minutes = gap.or_else(|| crate::model::cron::longest_gap_minutes(&cron)).unwrap_or(u64::MAX);
+    Ok(Schedule { cron, keep_days: keep_seconds / 86_400, longest_gap_minutes })
 }
 
-/// Checks a five-field cron expression; the error says which field is wrong.
-pub fn validate_cron(text: &str) -> Result<(), String> {
+/// Checks a five-field cron expression; the error says which field is
+/// wrong. Gives the longest gap between two runs, in minutes.
+pub fn validate_cron(text: &str) -> Result<u64, String> {
     const FIELDS: [(&str, u32, u32); 5] =
         [("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7)];
     let fields: Vec<&str> = text.split_whitespace().collect();
@@ -630,33 +633,8 @@ pub fn validate_cron(text: &str) -> Result<(), String> {
     }
     // The fields are each valid; the date they name must exist. With a day
     // of week given as well, cron fires on either, so some day always comes.
-    let (day_of_month, month, day_of_week) = (fields[2], fields[3], fields[4]);
-    if !day_of_month.starts_with('*') && day_of_week.starts_with('*') {
-        const DAYS: [u32; 13] = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-        let days = expand_cron_field(day_of_month, 1, 31);
-        let months = expand_cron_field(month, 1, 12);
-        if !months.iter().any(|&m| days.iter().any(|&d| d <= DAYS[m as usize])) {
-            return Err(format!("day {day_of_month} of month {month} never comes, so the backup would never run"));
-        }
-    }
-    Ok(())
-}
-
-/// The values a valid cron field stands for.
-fn expand_cron_field(field: &str, low: u32, high: u32) -> Vec<u32> {
-    let mut values = Vec::new();
-    for part in field.split(',') {
-        let (range, step) = part.split_once('/').map_or((part, 1), |(range, step)| (range, step.parse().unwrap_or(1).max(1)));
-        let (from, to) = match range.split_once('-') {
-            _ if range == "*" => (low, high),
-            Some((from, to)) => (from.parse().unwrap_or(low), to.parse().unwrap_or(high)),
-            // `5/10` runs from 5 to the end of the field.
-            None if part.contains('/') => (range.parse().unwrap_or(low), high),
-            None => (range.parse().unwrap_or(low), range.parse().unwrap_or(low)),
-        };
-        values.extend((from..=to).step_by(step as usize));
-    }
-    values
+    crate::model::cron::longest_gap_minutes(text)
+        .ok_or_else(|| format!("day {} of month {} never comes, so the backup would never run", fields[2], fields[3]))
 }
 
 fn health_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result<HealthSpec, Diagnostic> {

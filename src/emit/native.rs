@@ -117,8 +117,8 @@ impl Native {
                     .services
                     .values()
                     .filter_map(|service| {
-                        let gap = crate::model::cron::longest_gap_minutes(&service.backup.as_ref()?.cron)?;
-                        Some(BackupCheck { name: &service.name, max_age: gap * 60 + BACKUP_SLACK_SECONDS })
+                        let gap = service.backup.as_ref()?.longest_gap_minutes;
+                        Some(BackupCheck { name: &service.name, max_age: gap.saturating_mul(60).saturating_add(BACKUP_SLACK_SECONDS) })
                     })
                     .collect();
                 let certificate = stack.proxy.as_ref().and_then(|proxy| proxy.fields.get("certificate")).and_then(|path| path.as_str());

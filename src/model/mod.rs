@@ -264,6 +264,9 @@ pub struct Limits {
 pub struct Schedule {
     pub cron: String,
     pub keep_days: u64,
+    /// The longest a healthy schedule goes between two runs ([`cron`]):
+    /// how old the last good backup may be before the health check fails.
+    pub longest_gap_minutes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
