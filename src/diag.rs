@@ -238,12 +238,18 @@ fn source_controls(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
 /// `text` with every control character but line breaks and tabs written as
 /// `\u{HEX}`, so that input echoed in a diagnostic cannot drive the terminal.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !has_controls(text) {
+    escape_chars(text, is_escaped)
+}
+
+/// `text` with every character `escaped` picks written as `\u{HEX}`;
+/// borrowed when there is none.
+pub fn escape_chars(text: &str, escaped: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(&escaped) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for ch in text.chars() {
-        if is_escaped(ch) {
+        if escaped(ch) {
             out.push_str(&format!("\\u{{{:x}}}", u32::from(ch)));
         } else {
             out.push(ch);

@@ -26,19 +26,7 @@ pub fn digest(body: &str) -> String {
 /// variable in `.env.production`). Control characters, and the line breaks
 /// some consumers honour beyond `\n` and `\r`, are written as `\u{..}`.
 pub fn comment_text(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}');
-    if !text.chars().any(unsafe_char) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if unsafe_char(c) {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    crate::diag::escape_chars(text, |c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}'))
 }
 
 /// `body` with the header inserted where its syntax allows. Inserted in
