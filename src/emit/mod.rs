@@ -330,16 +330,12 @@ enum Render {
     Jinja { template: String, context: minijinja::Value },
     /// A stdlib template compiled into ragc.
     Native(Native),
-    /// A template with no template syntax in it (the nginx default server):
-    /// its text, without compiling it.
-    Plain(&'static str),
 }
 
 impl Job {
     fn run(&self, env: Option<&Environment<'_>>, data: &native::Data<'_>) -> Result<String, EmitError> {
         match &self.render {
             Render::Jinja { template, context } => render(env.expect("set up when a job needs it"), template, context),
-            Render::Plain(text) => Ok((*text).to_string()),
             Render::Native(native) => native.render(data).map_err(|e| EmitError {
                 template: native.template().to_string(),
                 message: e.to_string(),
@@ -352,7 +348,7 @@ impl Job {
     fn rank(&self) -> usize {
         match &self.render {
             Render::Native(native) => PER_SERVICE.iter().position(|n| n == native).unwrap_or(PER_SERVICE.len()),
-            Render::Jinja { .. } | Render::Plain(_) => PER_SERVICE.len(),
+            Render::Jinja { .. } => PER_SERVICE.len(),
         }
     }
 }
@@ -548,13 +544,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         // The default server: the same bytes for every stack on a host.
         let default = format!("{}/default.conf.j2", proxy.kind);
         if has_template(&default, user) {
-            // Compiling a template is most of a small render: skip it for plain text.
-            let plain = TEMPLATES
-                .get_file(&default)
-                .and_then(|f| f.contents_utf8())
-                .filter(|text| !user.contains_key(&default) && !text.contains('{'));
-            let render = plain.map_or_else(|| jinja(default, &context), Render::Plain);
-            shared = Some(job(format!("{}/ragc-default.conf", proxy.kind), render, CommentStyle::Hash, 0o644));
+            shared = Some(job(format!("{}/ragc-default.conf", proxy.kind), jinja(default, &context), CommentStyle::Hash, 0o644));
         }
     }
     if has_backups {
