@@ -428,7 +428,7 @@ pub(crate) fn certbot_name(stack: &Stack, proxy: &crate::model::Proxy) -> (Strin
 }
 
 fn jinja_context(stack: &Stack, paths: &Paths, services: &Arc<views::Services>) -> minijinja::Value {
-    let backed_up: Vec<&str> = stack.services.values().filter(|s| s.backup.is_some()).map(|s| s.name.as_str()).collect();
+    let backed_up = stack.backed_up();
     let nginx = stack.proxy.as_ref().map(|proxy| {
         let field_u64 = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_u64).unwrap_or_default();
         let field_str = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_str).unwrap_or_default();

@@ -121,13 +121,12 @@ impl Native {
                         Some(BackupCheck { name: &service.name, max_age: gap.saturating_mul(60).saturating_add(BACKUP_SLACK_SECONDS) })
                     })
                     .collect();
-                let certificate = stack.proxy.as_ref().and_then(|proxy| proxy.fields.get("certificate")).and_then(|path| path.as_str());
-                HealthCheck { stack, http_checks, backups, certificate }.render()?
+                HealthCheck { stack, http_checks, backups, certificate: stack.certificate() }.render()?
             }
             Native::OpsCrontab => OpsCrontab { stack, paths: data.paths }.render()?,
-            Native::OpsDeploy => Ops::new(stack).deploy().render()?,
-            Native::OpsRollback => Ops::new(stack).rollback().render()?,
-            Native::OpsStatus => Ops::new(stack).status().render()?,
+            Native::OpsDeploy => OpsDeploy { ops: Ops::new(stack) }.render()?,
+            Native::OpsRollback => OpsRollback { ops: Ops::new(stack) }.render()?,
+            Native::OpsStatus => OpsStatus { ops: Ops::new(stack) }.render()?,
             Native::OpsInstall => OpsInstall::new(stack, data.paths).render()?,
             Native::OpsRestoreDrill => {
                 let stores = stack
@@ -236,7 +235,6 @@ struct Ops<'a> {
     /// The URL that proves the app serves: through the proxy when it is
     /// routed at `/`, else on its published port.
     probe: Option<String>,
-    has_backups: bool,
     has_release: bool,
     backed_up: Vec<&'a str>,
     certificate: Option<&'a str>,
@@ -254,28 +252,14 @@ impl<'a> Ops<'a> {
                 _ => None,
             }
         });
-        let backed_up: Vec<&str> = stack.services.values().filter(|s| s.backup.is_some()).map(|s| s.name.as_str()).collect();
         Ops {
             stack,
             images,
             probe,
-            has_backups: !backed_up.is_empty(),
             has_release: stack.services.values().any(|s| s.release.is_some()),
-            backed_up,
-            certificate: stack.proxy.as_ref().and_then(|proxy| proxy.fields.get("certificate")).and_then(|path| path.as_str()),
+            backed_up: stack.backed_up(),
+            certificate: stack.certificate(),
         }
-    }
-
-    fn deploy(self) -> OpsDeploy<'a> {
-        OpsDeploy { ops: self }
-    }
-
-    fn rollback(self) -> OpsRollback<'a> {
-        OpsRollback { ops: self }
-    }
-
-    fn status(self) -> OpsStatus<'a> {
-        OpsStatus { ops: self }
     }
 }
 

@@ -95,6 +95,18 @@ pub struct Stack {
     pub kind_fields: IndexMap<String, Vec<String>>,
 }
 
+impl Stack {
+    /// The services that are backed up, by name, in stack order.
+    pub fn backed_up(&self) -> Vec<&str> {
+        self.services.values().filter(|s| s.backup.is_some()).map(|s| s.name.as_str()).collect()
+    }
+
+    /// The proxy's TLS certificate file, when it has one.
+    pub fn certificate(&self) -> Option<&str> {
+        self.proxy.as_ref()?.fields.get("certificate")?.as_str()
+    }
+}
+
 /// The `stack { ... }` block.
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
