@@ -141,15 +141,19 @@ http {{
         return [line for line in self.log_tail(1 << 20).splitlines() if re.search(r"\[(emerg|alert|crit)\]", line)]
 
     def stop(self):
-        p = self.proc
-        if p is None or p.poll() is not None:
-            return
-        os.killpg(p.pid, signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        stop_group(self.proc)
+
+
+def stop_group(p):
+    """Stops process p's group (started with start_new_session), if it still runs."""
+    if p is None or p.poll() is not None:
+        return
+    os.killpg(p.pid, signal.SIGTERM)
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
 
 
 def retry(fn, timeout=5.0):

@@ -27,7 +27,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -38,7 +37,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import free_port, main, wait_port  # noqa: E402
-from nginxrun import Nginx, domain_of, loopback_only, retry, rewrite, site_files  # noqa: E402
+from nginxrun import Nginx, domain_of, loopback_only, retry, rewrite, site_files, stop_group  # noqa: E402
 from upstream import Upstream  # noqa: E402
 
 
@@ -270,13 +269,7 @@ def body(t):
         if server is not None:
             server.stop()
         for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
+            stop_group(p)
         if upstream is not None:
             upstream.stop()
         if os.environ.get("RAGC_E2E_KEEP") == "1":
