@@ -25,11 +25,18 @@ fn compile_at(root: &Path) -> std::path::PathBuf {
 /// A `docker` that knows no container, first on PATH: the container checks
 /// fail, the checks under test still run.
 fn stub_path(root: &Path) -> String {
+    format!("{}:/usr/bin:/bin", stub_tools(root, &[("docker", "#!/bin/sh\nexit 0\n")]).display())
+}
+
+/// Writes each `(name, script)` as an executable into `root/bin`, which it returns.
+fn stub_tools(root: &Path, tools: &[(&str, &str)]) -> std::path::PathBuf {
     let bin = root.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("docker"), "#!/bin/sh\nexit 0\n").unwrap();
-    std::fs::set_permissions(bin.join("docker"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    format!("{}:/usr/bin:/bin", bin.display())
+    for (name, text) in tools {
+        std::fs::write(bin.join(name), text).unwrap();
+        std::fs::set_permissions(bin.join(name), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    bin
 }
 
 fn health_check(deploy: &Path, path: &str, backups: &Path, certificate: &Path) -> String {
@@ -150,12 +157,7 @@ impl Host {
     fn new() -> Host {
         let dir = tempfile::tempdir().unwrap();
         let deploy = compile_at(dir.path());
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        for (name, text) in [("docker", STUB_DOCKER), ("curl", "#!/bin/sh\nexit 0\n")] {
-            std::fs::write(bin.join(name), text).unwrap();
-            std::fs::set_permissions(bin.join(name), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        }
+        stub_tools(dir.path(), &[("docker", STUB_DOCKER), ("curl", "#!/bin/sh\nexit 0\n")]);
         Host { dir, deploy }
     }
 
@@ -258,12 +260,7 @@ impl FreshHost {
     fn new() -> FreshHost {
         let dir = tempfile::tempdir().unwrap();
         let deploy = compile_at(dir.path());
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        for (name, text) in STUB_INSTALL {
-            std::fs::write(bin.join(name), text).unwrap();
-            std::fs::set_permissions(bin.join(name), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        }
+        stub_tools(dir.path(), STUB_INSTALL);
         FreshHost { dir, deploy }
     }
 
@@ -465,10 +462,7 @@ fn the_restore_drill_passes_on_a_good_dump_and_fails_on_a_truncated_one() {
     }
     let dir = tempfile::tempdir().unwrap();
     let deploy = compile_at(dir.path());
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("docker"), STUB_DRILL).unwrap();
-    std::fs::set_permissions(bin.join("docker"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bin = stub_tools(dir.path(), &[("docker", STUB_DRILL)]);
     let dump = real_dump(dir.path());
     let backups = dir.path().join("backups");
     let run = backups.join("20261201T030000Z");
