@@ -6,21 +6,8 @@ use std::path::Path;
 use ragc::emit::EmitOptions;
 use ragc::input::Input;
 
-/// The text of one artifact of a plan (never the secrets file).
-fn text_of(plan: &ragc::plan::Plan, path: &str) -> String {
-    match &plan.get(path).unwrap_or_else(|| panic!("no artifact {path}")).contents {
-        ragc::plan::Contents::Text(text) => text.clone(),
-        ragc::plan::Contents::Secrets(_) => panic!("{path} is the secrets file"),
-    }
-}
-
-/// Compiles a stack given as text; it must have no errors.
-fn compile_text(stack: &str) -> ragc::plan::Plan {
-    let input = Input::from_text("s.rag", stack);
-    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
-    assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
-    plan.expect("no errors, so a plan")
-}
+mod common;
+use common::{compile_text, text_of};
 
 fn compile(path: &str) -> ragc::plan::Plan {
     let input = Input::load(Path::new(path)).expect("example readable");

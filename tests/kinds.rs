@@ -5,31 +5,19 @@
 use ragc::emit::EmitOptions;
 use ragc::input::Input;
 
-/// Compiles a stack given as text; it must have no errors.
-fn compile(stack: &str) -> ragc::plan::Plan {
-    let input = Input::from_text("s.rag", stack);
-    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
-    assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
-    plan.expect("no errors, so a plan")
-}
-
-fn text(plan: &ragc::plan::Plan, path: &str) -> String {
-    match &plan.get(path).unwrap_or_else(|| panic!("no artifact {path}")).contents {
-        ragc::plan::Contents::Text(text) => text.clone(),
-        ragc::plan::Contents::Secrets(_) => panic!("{path} is the secrets file"),
-    }
-}
+mod common;
+use common::{compile_text, text_of};
 
 /// The Compose file parsed, for structural assertions.
 fn compose(plan: &ragc::plan::Plan, path: &str) -> serde_yaml_ng::Value {
-    serde_yaml_ng::from_str(&text(plan, path)).expect("valid YAML")
+    serde_yaml_ng::from_str(&text_of(plan, path)).expect("valid YAML")
 }
 
 /// PostgreSQL 18's image refuses a volume at `/var/lib/postgresql/data`
 /// (its PGDATA moved to `/var/lib/postgresql/18/docker`).
 #[test]
 fn postgres_data_volume_follows_the_major_version() {
-    let plan = compile("stack pg {}\nservice a: postgres { version = \"18.1\" }\nservice b: postgres { version = \"17\" }\nservice c: postgres { version = \"19\" }\nservice d: postgres {}\n");
+    let plan = compile_text("stack pg {}\nservice a: postgres { version = \"18.1\" }\nservice b: postgres { version = \"17\" }\nservice c: postgres { version = \"19\" }\nservice d: postgres {}\n");
     let file = compose(&plan, "compose.yaml");
     let target = |service: &str| file["services"][service]["volumes"][0]["target"].as_str().unwrap().to_string();
     assert_eq!(target("a"), "/var/lib/postgresql");
@@ -105,7 +93,7 @@ fn node_development_builds_the_development_stage_and_keeps_its_modules() {
     let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
     assert!(!compilation.has_errors());
     let plan = plan.unwrap();
-    let dockerfile = text(&plan, "Dockerfile.app");
+    let dockerfile = text_of(&plan, "Dockerfile.app");
     let stage = dockerfile.split("\nFROM ").find(|s| s.starts_with("deps AS development")).expect("a development stage");
     assert!(stage.contains("NODE_ENV=development"), "{stage}");
     assert!(!dockerfile[..dockerfile.find("AS builder").unwrap()].contains("npm prune"), "dev dependencies pruned before development");
@@ -126,7 +114,7 @@ fn node_development_builds_the_development_stage_and_keeps_its_modules() {
         assert_eq!(entry["environment"]["DEBUG"].as_str(), Some("notes:*"), "{service}");
     }
     // The Python kind keeps its virtualenv outside the mount, and builds no other stage.
-    let plan = compile(&std::fs::read_to_string("examples/rag-engine-mini.rag").unwrap());
+    let plan = compile_text(&std::fs::read_to_string("examples/rag-engine-mini.rag").unwrap());
     let file = compose(&plan, "compose.override.yaml");
     assert!(file["services"]["api"].get("build").is_none());
     assert_eq!(file["services"]["api-release"]["environment"]["LOG_LEVEL"].as_str(), Some("debug"));

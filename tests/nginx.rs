@@ -3,22 +3,8 @@
 //! steps in the site's header. tests/e2e/test_nginx.py and test_acme.py run
 //! the same files in a live nginx, with certbot and pebble.
 
-use ragc::emit::EmitOptions;
-use ragc::input::Input;
-
-fn compile_text(stack: &str) -> ragc::plan::Plan {
-    let input = Input::from_text("s.rag", stack);
-    let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
-    assert!(!compilation.has_errors(), "{}", compilation.sources.render(&compilation.diagnostics, false));
-    plan.expect("no errors, so a plan")
-}
-
-fn text_of(plan: &ragc::plan::Plan, path: &str) -> String {
-    match &plan.get(path).unwrap_or_else(|| panic!("no artifact {path}")).contents {
-        ragc::plan::Contents::Text(text) => text.clone(),
-        ragc::plan::Contents::Secrets(_) => panic!("{path} is the secrets file"),
-    }
-}
+mod common;
+use common::{compile_text, text_of};
 
 /// A stack named `name` serving `domain`, with these nginx fields.
 fn stack(name: &str, domain: &str, proxy: &str) -> String {
