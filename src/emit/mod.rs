@@ -204,12 +204,13 @@ fn relative_paths(options: &EmitOptions, context: &str) -> (String, String) {
 /// both relative to one directory: `app/deploy` from `app` is `deploy`, not
 /// `../app/deploy`, so that the ignore file can exclude it.
 fn relative_to(to: &str, from: &str) -> String {
-    let parts = |path: &'_ str| path.split('/').filter(|p| *p != "." && !p.is_empty()).map(str::to_string).collect::<Vec<_>>();
+    fn parts(path: &str) -> Vec<&str> {
+        path.split('/').filter(|p| !matches!(*p, "" | ".")).collect()
+    }
     let (to, from) = (parts(to), parts(from));
-    let common = to.iter().zip(&from).take_while(|(a, b)| a == b && *a != "..").count();
-    let mut out = vec!["..".to_string(); from.len() - common];
-    out.extend_from_slice(&to[common..]);
-    let out: Vec<&str> = out.iter().map(String::as_str).collect();
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b && **a != "..").count();
+    let mut out = vec![".."; from.len() - common];
+    out.extend(&to[common..]);
     join(&out)
 }
 
