@@ -239,7 +239,13 @@ fn diff_never_shows_a_secret() {
     }
     assert!(!text.lines().any(|line| line.starts_with("+EXTRA='")), "{text}");
     let stat = stdout(&ragc(&["diff", "--stat", &stack]));
-    assert!(stat.contains("deploy/.env.production | 3 +++ (values masked)"), "{stat}");
+    assert!(stat.lines().any(|line| line.contains("deploy/.env.production ") && line.ends_with(" 3 +++ (values masked)")), "{stat}");
+    // The new secret file is counted, never shown.
+    assert!(
+        stat.lines().any(|line| line.contains("deploy/secrets/api.EXTRA ") && line.ends_with(" 1 + (new, secret, not shown)")),
+        "{stat}"
+    );
+    assert!(text.contains("secrets/api.EXTRA holds a secret, made from .env.production's values: never shown"), "{text}");
 }
 
 #[test]
@@ -253,7 +259,7 @@ fn check_reports_drift_hand_edits_and_json() {
     let drift = ragc(&["check", &stack]);
     assert_eq!(drift.status.code(), Some(1));
     let text = stderr(&drift);
-    assert!(text.contains("1 of 22 files differ"), "{text}");
+    assert!(text.contains("1 of 36 files differ"), "{text}");
     assert!(text.contains("drifted  ") && text.contains("deploy/compose.yaml"), "{text}");
 
     let deploy = dir.path().join("deploy");
@@ -268,7 +274,7 @@ fn check_reports_drift_hand_edits_and_json() {
     assert_eq!(output.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["ok"], false);
-    assert_eq!(json["checked"], 23, "the 22 generated files and the stale one");
+    assert_eq!(json["checked"], 37, "the 36 generated files and the stale one");
     assert_eq!(json["diagnostics"], serde_json::json!([]));
     let files = json["files"].as_array().unwrap();
     let by_path = |path: &str| files.iter().find(|f| f["path"] == path).unwrap_or_else(|| panic!("{path} not listed: {json}"));
@@ -309,13 +315,23 @@ fn check_env_fails_until_required_secrets_are_set() {
     assert_eq!(json["diagnostics"][0]["line"], 11);
     assert_eq!(json["files"], serde_json::json!([]));
 
-    // Filled in by hand, unquoted: set, and not drift either.
+    // Filled in by hand, unquoted: set, and the env file is not drift; the
+    // secret file made from it is still missing, until the next compile.
     edit(&dir.path().join("deploy/.env.production"), "# OPENAI_API_KEY=\n", "OPENAI_API_KEY=sk-test-123\n");
     let output = ragc(&["check", "--env", &stack]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("1 of 37 files differ"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("missing  ") && stderr(&output).contains("deploy/secrets/api.OPENAI_API_KEY"), "{}", stderr(&output));
     assert_eq!(ragc(&["check", &stack]).status.code(), Some(0));
     let compile = ragc(&["compile", &stack]);
-    assert!(stderr(&compile).contains("22 unchanged") && !stderr(&compile).contains("note: OPENAI_API_KEY"), "{}", stderr(&compile));
+    assert!(
+        stderr(&compile).contains("1 created, 36 unchanged") && !stderr(&compile).contains("note: OPENAI_API_KEY"),
+        "{}",
+        stderr(&compile)
+    );
+    let key = std::fs::read(dir.path().join("deploy/secrets/api.OPENAI_API_KEY")).unwrap();
+    assert_eq!(key, b"sk-test-123", "the value as Compose reads it from the env file");
+    assert_eq!(ragc(&["check", "--env", &stack]).status.code(), Some(0));
 }
 
 #[test]

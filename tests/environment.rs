@@ -215,7 +215,7 @@ fn compile_text(text: &str) -> (Vec<String>, Option<ragc::plan::Plan>) {
 fn compose_of(plan: &ragc::plan::Plan) -> String {
     match &plan.get("compose.yaml").unwrap().contents {
         ragc::plan::Contents::Text(text) => text.clone(),
-        ragc::plan::Contents::Secrets(_) => unreachable!(),
+        ragc::plan::Contents::Secrets(_) | ragc::plan::Contents::SecretFile(_) => unreachable!(),
     }
 }
 

@@ -76,6 +76,21 @@ fn flagship_plan_has_every_artifact() {
             "ops/install",
             "ops/restore-drill",
             ".env.production",
+            "secrets.dev/cache.config",
+            "secrets.dev/api.DATABASE_URL",
+            "secrets.dev/api.REDIS_URL",
+            "secrets.dev/worker.DATABASE_URL",
+            "secrets.dev/worker.REDIS_URL",
+            "secrets/db.password",
+            "secrets/cache.config",
+            "secrets/cache.password",
+            "secrets/api.DATABASE_URL",
+            "secrets/api.REDIS_URL",
+            "secrets/api.JWT_SECRET",
+            "secrets/api.API_KEY_SALT",
+            "secrets/api.OPENAI_API_KEY",
+            "secrets/worker.DATABASE_URL",
+            "secrets/worker.REDIS_URL",
         ]
     );
     assert_eq!(plan.get(".env.production").unwrap().mode, 0o600);
@@ -105,7 +120,11 @@ fn flagship_fixes_the_guides_defects() {
     assert!(compose.contains("\"127.0.0.1:8000:8000\""));
     assert!(!compose.contains("\"5432:5432\"") && !compose.contains("6379:6379") && !compose.contains("6333:6333"));
     assert!(!compose.contains("NET_BIND_SERVICE"));
-    assert!(compose.contains("@db:5432/") && !compose.contains("localhost"));
+    assert!(!compose.contains("localhost"));
+    let Some(ragc::plan::Contents::SecretFile(url)) = plan.get("secrets/api.DATABASE_URL").map(|a| &a.contents) else {
+        panic!("the database URL is a secret file")
+    };
+    assert_eq!(url.render(str::to_string, |var| format!("<{var}>")), "postgresql://raguser:<DB_PASSWORD>@db:5432/rag_engine");
     assert!(compose.contains("internal: true"));
 
     let nginx = text("nginx/rag-engine.conf");

@@ -47,6 +47,9 @@ fn flagship_on_disk() -> tempfile::TempDir {
     let env = dir.path().join("deploy/.env.production");
     let text = std::fs::read_to_string(&env).unwrap().replace("# OPENAI_API_KEY=", "OPENAI_API_KEY='sk-test'");
     std::fs::write(&env, text).unwrap();
+    // The documented order: fill it in, compile again (its secret file is made then).
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ragc")).arg("compile").arg(dir.path().join("stack.rag")).output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("created secrets/api.OPENAI_API_KEY"));
     dir
 }
 
@@ -67,9 +70,15 @@ fn compose_with_no_flags_is_development_and_production_needs_its_file() {
     assert_eq!(development["name"], "rag-engine-dev", "a development stack must not take production's project name");
     let api = &development["services"]["api"];
     assert_eq!(api["environment"]["LOG_LEVEL"], "debug");
+    // Secrets arrive as files in development too: one alone from .env's variable.
+    assert!(api["environment"].get("JWT_SECRET").is_none(), "{api}");
+    assert_eq!(api["environment"]["RAGC_ENV_FILES"], "DATABASE_URL REDIS_URL JWT_SECRET API_KEY_SALT OPENAI_API_KEY");
+    assert_eq!(development["secrets"]["api.JWT_SECRET"]["environment"], "JWT_SECRET");
     let production_env = std::fs::read_to_string(deploy.join(".env.production")).unwrap();
     let jwt = production_env.lines().find_map(|l| l.strip_prefix("JWT_SECRET=")).unwrap().trim_matches('\'');
-    assert_eq!(api["environment"]["JWT_SECRET"].as_str().unwrap().len(), jwt.len(), "development values keep the real format");
+    let development_env = std::fs::read_to_string(deploy.join(".env")).unwrap();
+    let dev_jwt = development_env.lines().find_map(|l| l.strip_prefix("JWT_SECRET=")).unwrap();
+    assert_eq!(dev_jwt.len(), jwt.len(), "development values keep the real format");
     assert!(!development.to_string().contains(jwt), "a production secret reached the development configuration");
 
     let forgot_files = config(&["--env-file", ".env.production", "config"]);
@@ -80,8 +89,23 @@ fn compose_with_no_flags_is_development_and_production_needs_its_file() {
     let production =
         config(&["--env-file", ".env.production", "-f", "compose.yaml", "-f", "compose.production.yaml", "config", "--format", "json"]);
     assert!(production.status.success(), "{}", String::from_utf8_lossy(&production.stderr));
-    let production: serde_json::Value = serde_json::from_slice(&production.stdout).unwrap();
+    let as_run = String::from_utf8(production.stdout).unwrap();
+    let production: serde_json::Value = serde_json::from_str(&as_run).unwrap();
     assert_eq!(production["name"], "rag-engine");
+    // What `docker inspect` would show holds no secret: each is a file.
+    for (var, value) in ragc::plan::secrets::parse_env(&production_env) {
+        assert!(!as_run.contains(&value), "{var}'s value is in the as-run configuration");
+    }
+    let files = production["secrets"].as_object().unwrap();
+    assert_eq!(files.len(), 10, "{files:?}");
+    for (name, file) in files {
+        let path = std::path::Path::new(file["file"].as_str().unwrap());
+        assert_eq!(path, deploy.join("secrets").join(name), "{name}");
+        assert!(path.is_file(), "{name}: {} is missing", path.display());
+    }
+    let url = std::fs::read_to_string(deploy.join("secrets/api.DATABASE_URL")).unwrap();
+    let password = production_env.lines().find_map(|l| l.strip_prefix("DB_PASSWORD=")).unwrap().trim_matches('\'');
+    assert_eq!(url, format!("postgresql://raguser:{password}@db:5432/rag_engine"));
 }
 
 /// The Node override mounted the source over `/app`, hiding the image's

@@ -344,7 +344,7 @@ fn compile(text: &str) -> Result<Plan, String> {
 fn artifact<'a>(plan: &'a Plan, path: &str) -> &'a str {
     match &plan.get(path).unwrap_or_else(|| panic!("no {path}")).contents {
         Contents::Text(text) => text,
-        Contents::Secrets(_) => panic!("{path} is the secrets file"),
+        Contents::Secrets(_) | Contents::SecretFile(_) => panic!("{path} holds secrets"),
     }
 }
 

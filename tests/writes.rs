@@ -33,7 +33,7 @@ fn plan_of(text: &str) -> Plan {
 fn text_of(plan: &Plan, path: &str) -> String {
     match &plan.get(path).unwrap().contents {
         Contents::Text(text) => text.clone(),
-        Contents::Secrets(_) => panic!("{path} holds secrets"),
+        Contents::Secrets(_) | Contents::SecretFile(_) => panic!("{path} holds secrets"),
     }
 }
 
@@ -83,14 +83,16 @@ fn a_second_compile_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let plan = plan_of(&flagship());
     let applied = write::write(&plan, dir.path()).unwrap();
-    assert_eq!(applied.created.len(), plan.artifacts.len());
+    // Every artifact, but the secret file of the required key no one filled in yet.
+    assert_eq!(applied.created.len(), plan.artifacts.len() - 1);
+    assert!(!dir.path().join("secrets/api.OPENAI_API_KEY").exists());
     let before = tree(dir.path());
     let changes = disk::compare(&plan, dir.path()).unwrap();
     assert!(changes.in_sync(), "{:?}", changes.changes.iter().filter(|c| c.status != Status::Unchanged).collect::<Vec<_>>());
     // Compared as it was read, never held: at 10,000 services it is megabytes.
     assert_eq!(changes.get("compose.yaml").unwrap().old, None);
     let again = write::write(&plan, dir.path()).unwrap();
-    assert_eq!((again.created.len(), again.updated.len(), again.unchanged), (0, 0, plan.artifacts.len()));
+    assert_eq!((again.created.len(), again.updated.len(), again.unchanged), (0, 0, plan.artifacts.len() - 1));
     assert_eq!(tree(dir.path()), before);
 }
 
@@ -419,6 +421,11 @@ fn a_crash_leaves_each_file_wholly_old_or_wholly_new() {
                     let old_values = secrets::parse_env(&String::from_utf8_lossy(&old[path]));
                     old_values.iter().all(|(k, v)| values.get(k) == Some(v)) && values.get("EXTRA").is_some_and(|v| v.len() == 48)
                 }
+                // A secret file holds the env file's values, as they are now.
+                Some(Contents::SecretFile(contents)) => {
+                    let values = secrets::parse_env(&String::from_utf8_lossy(&now[".env.production"]));
+                    contents.render(str::to_string, |var| values[var].clone()).as_bytes() == bytes.as_slice()
+                }
                 None => path == disk::MANIFEST && disk::Manifest::of(&next).render().as_bytes() == bytes.as_slice(),
             };
             assert!(is_old || is_new, "step {at}: {path} is neither the old nor the new file");
@@ -598,9 +605,15 @@ fn values_filled_in_by_hand_and_comments_are_not_drift_and_never_lost() {
     fs::write(&env, &text).unwrap();
     let plan = plan_of(&flagship());
     let changes = disk::compare(&plan, dir.path()).unwrap();
-    assert!(changes.in_sync(), "{:?}", changes.get(".env.production").unwrap().status);
+    assert_eq!(changes.get(".env.production").unwrap().status, Status::Unchanged);
+    // The one change: the key's secret file, made from the value as written.
+    let changed: Vec<(&str, Status)> =
+        changes.changes.iter().filter(|c| c.status != Status::Unchanged).map(|c| (c.path.as_str(), c.status)).collect();
+    assert_eq!(changed, [("secrets/api.OPENAI_API_KEY", Status::Create)]);
     write::write(&plan, dir.path()).unwrap();
     assert_eq!(fs::read_to_string(&env).unwrap(), text, "left exactly as the operator wrote it");
+    assert_eq!(fs::read_to_string(dir.path().join("secrets/api.OPENAI_API_KEY")).unwrap(), "sk-test-123");
+    assert_eq!(mode(&dir.path().join("secrets")), 0o700, "the secrets directory is private");
 
     // A real change rewrites the file around the operator's lines: the
     // value and the note below it stay as written, so no copy is needed.

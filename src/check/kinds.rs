@@ -33,6 +33,9 @@ pub struct KindDef {
     pub fields: IndexMap<String, FieldDef>,
     pub properties: IndexMap<String, Expr>,
     pub volumes: IndexMap<String, Expr>,
+    /// `file NAME = "..."`: a file the container reads at /run/secrets/NAME,
+    /// for what must never be in its environment or on its command line.
+    pub files: IndexMap<String, Expr>,
     pub exports: IndexMap<String, Expr>,
 }
 
@@ -73,6 +76,7 @@ impl KindDef {
             fields: IndexMap::new(),
             properties: IndexMap::new(),
             volumes: IndexMap::new(),
+            files: IndexMap::new(),
             exports: IndexMap::new(),
         };
         let mut errors = Vec::new();
@@ -140,11 +144,12 @@ impl KindDef {
                     let (label, item, value) = (&labeled.label, &labeled.name, &labeled.value);
                     let target = match label.name.as_str() {
                         "volume" => &mut kind.volumes,
+                        "file" => &mut kind.files,
                         "export" => &mut kind.exports,
                         other => {
                             errors.push(
                                 Diagnostic::error("E0401", format!("unknown declaration `{other}` in a kind"), label.span, "unknown")
-                                    .with_help(did_you_mean(other, ["volume", "export", "field"])),
+                                    .with_help(did_you_mean(other, ["volume", "file", "export", "field"])),
                             );
                             continue;
                         }

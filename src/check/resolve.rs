@@ -1257,6 +1257,12 @@ impl<'k> Resolver<'k> {
         for (volume, (path, _)) in &instance.volumes {
             volumes.insert(volume.clone(), path.clone());
         }
+        let mut files = IndexMap::new();
+        for (file, expr) in &instance.kind.files {
+            if let Some(contents) = self.render(expr, self.context(instance)) {
+                files.insert(file.clone(), contents);
+            }
+        }
         let stateful = self.property_bool(instance, "stateful").unwrap_or(false);
         let backup = match instance.values.get("backup") {
             Some((Val::Schedule(schedule), span)) => {
@@ -1343,6 +1349,7 @@ impl<'k> Resolver<'k> {
             user: self.property_text(instance, "run_as").and_then(|t| t.as_literal()),
             env,
             volumes,
+            files,
             limits: self.limits_with_defaults(instance),
             backup,
             depends_on,
@@ -1735,6 +1742,7 @@ impl<'k> Resolver<'k> {
                     .with_help("add `backup = daily(at: \"02:00\", keep: 7d)` (each volume is archived with tar), or `backup = none()` if it holds nothing worth keeping"),
                 );
             }
+            self.secrets_in_configuration(service);
             if service.stateful && service.backup.is_none() && !no_backup {
                 self.diagnostics.push(
                     Diagnostic::warning(
@@ -1767,6 +1775,41 @@ impl<'k> Resolver<'k> {
                 );
             }
         }
+    }
+}
+
+impl Resolver<'_> {
+    /// W0006: a secret the Compose target can't deliver as a file. The
+    /// images ragc builds read files through their entrypoint, and kinds
+    /// say `file NAME = ...`; a prebuilt image's environment, a profile's
+    /// environment and a command line stay visible to `docker inspect`.
+    fn secrets_in_configuration(&mut self, service: &Service) {
+        let mut exposed: Vec<String> = Vec::new();
+        if service.build.is_none() {
+            exposed
+                .extend(service.env.iter().filter(|(_, value)| value.is_secret()).map(|(name, _)| format!("`{name}` in its environment")));
+        }
+        exposed.extend(
+            service.prod.env.iter().filter(|(_, value)| value.is_secret()).map(|(name, _)| format!("`{name}` in its `prod` environment")),
+        );
+        let commands = service.command.iter().chain(&service.prod.command).chain(&service.release);
+        if commands.flatten().any(Text::is_secret) {
+            exposed.push("its command line".to_string());
+        }
+        if exposed.is_empty() {
+            return;
+        }
+        self.diagnostics.push(
+            Diagnostic::warning(
+                "W0006",
+                format!("service `{}` gets a secret through {}", service.name, exposed.join(" and ")),
+                service.span,
+                "`docker inspect` shows this secret",
+            )
+            .with_help(
+                "when the image reads the value from a file (many read `NAME_FILE`), give it one in a kind: `file NAME = \"{{ field }}\"`, mounted at /run/secrets/NAME (docs/LANGUAGE.md, \"Secrets as files\")",
+            ),
+        );
     }
 }
 

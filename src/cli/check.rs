@@ -89,7 +89,14 @@ pub fn run(args: &CheckArgs, color: bool) -> u8 {
         }
     };
     // Without --env, an absent env file is expected (it stays out of version control).
-    let considered: Vec<&Change> = changes.changes.iter().filter(|c| args.env || !(c.secrets && c.status == Status::Create)).collect();
+    // Nor are the secret files it would make: without it, their values are
+    // not known (a compile would draw new ones).
+    let env_absent = changes.changes.iter().any(|c| c.secrets && c.status == Status::Create);
+    let considered: Vec<&Change> = changes
+        .changes
+        .iter()
+        .filter(|c| args.env || !(c.secrets && c.status == Status::Create) && !(c.hidden && (env_absent || c.status == Status::Create)))
+        .collect();
     let skipped_env = considered.len() < changes.changes.len();
     let again = command_tail(args);
     let refusals = changes.refusals();

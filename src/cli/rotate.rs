@@ -56,7 +56,13 @@ pub struct Database {
 pub fn database_of(stack: &Stack, var: &str) -> Option<Database> {
     stack.services.values().find_map(|service| {
         let postgres = service.kind == "postgres" || service.image.as_deref().is_some_and(|i| i.starts_with("postgres:"));
-        let password = service.env.get("POSTGRES_PASSWORD")?;
+        // In its environment, or (as the stdlib kind does) in the file its
+        // POSTGRES_PASSWORD_FILE names.
+        let file = || {
+            let path = service.env.get("POSTGRES_PASSWORD_FILE")?.as_literal()?;
+            service.files.get(path.strip_prefix("/run/secrets/")?)
+        };
+        let password = service.env.get("POSTGRES_PASSWORD").or_else(file)?;
         let only_var = password.0.len() == 1 && password.secrets().eq([var]);
         (postgres && only_var).then(|| Database {
             service: service.name.clone(),
@@ -138,7 +144,7 @@ fn history_change(out_dir: &Path, new: Option<String>) -> Result<Change, Problem
         (Some(_), None) => Status::Remove,
         (Some(_), Some(_)) => Status::Update,
     };
-    Ok(Change { path: HISTORY.to_string(), status, old, old_mode, new, mode: 0o600, secrets: true, keep: false })
+    Ok(Change { path: HISTORY.to_string(), status, old, old_mode, new, mode: 0o600, secrets: true, hidden: false, keep: false })
 }
 
 fn apply(changes: Vec<Change>, out_dir: &Path, color: bool) -> Result<(), u8> {
@@ -275,7 +281,17 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
     let history_new = secrets::history_add(history_text.as_deref(), &secret.var, &rotated.previous);
     let env_change = Change { status: Status::Update, new: Some(rotated.text.clone()), mode: 0o600, keep: false, ..current.clone() };
     let history_new_change = Change { new: Some(history_new), status: history.status, ..history.clone() };
-    if let Err(code) = apply(vec![env_change, history_new_change], &out_dir, color) {
+    // The secret files made from the value go with it, in the same transaction.
+    let files = match disk::secret_files(&plan, &out_dir, &rotated.text) {
+        Ok(files) => files.into_iter().filter(|change| change.status != Status::Unchanged).collect::<Vec<_>>(),
+        Err(problems) => {
+            report_problems(&problems, color);
+            return problem_exit(&problems);
+        }
+    };
+    let mut forward = vec![env_change, history_new_change];
+    forward.extend(files.iter().cloned());
+    if let Err(code) = apply(forward, &out_dir, color) {
         return code;
     }
 
@@ -313,6 +329,13 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
                         }
                     },
                 ];
+                // And each secret file as it was (or gone, if it was new).
+                let undo = undo.into_iter().chain(files.into_iter().map(|file| {
+                    let status = if file.old.is_some() { Status::Update } else { Status::Remove };
+                    let new = file.old.as_deref().map(|old| String::from_utf8_lossy(old).into_owned());
+                    Change { status, old: file.new.map(String::into_bytes), new, ..file }
+                }));
+                let undo: Vec<Change> = undo.collect();
                 if apply(undo, &out_dir, color).is_err() {
                     eprintln!("error: and the rotation could not be undone: the previous value is in {}", history_path.display());
                     return EXIT_INTERNAL;

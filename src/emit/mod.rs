@@ -8,6 +8,7 @@
 pub mod filters;
 mod header;
 mod native;
+mod secret_files;
 mod views;
 
 use std::cell::LazyCell;
@@ -580,6 +581,23 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         header::comment_text(&stack.source)
     );
     artifacts.push(Artifact { path: ".env.production".into(), contents: Contents::Secrets(SecretsFile { header, entries }), mode: 0o600 });
+    let files = secret_files::all(stack);
+    for (name, contents) in &files {
+        if secret_files::single_secret(contents).is_some() {
+            continue; // development reads it from .env's variable
+        }
+        let development = contents.render(str::to_string, |var| {
+            stack.secrets.get(var).map(|secret| native::development_value(&secret.source)).unwrap_or_default()
+        });
+        let path = format!("{}/{name}", secret_files::DEVELOPMENT_DIR);
+        artifacts.push(Artifact { path, contents: Contents::Text(development), mode: 0o644 });
+    }
+    for (name, contents) in files {
+        let path = format!("{}/{name}", secret_files::PRODUCTION_DIR);
+        // Readable in the container by whichever user the image runs as: the
+        // directory (0700) is what keeps other users of the host out.
+        artifacts.push(Artifact { path, contents: Contents::SecretFile(contents.clone()), mode: 0o644 });
+    }
     Ok(Plan { artifacts, stack: stack.name.clone() })
 }
 

@@ -9,8 +9,11 @@
 
 use askama::Template;
 
+use super::secret_files::{Delivery, DEVELOPMENT_DIR, LOADED_VAR, LOADER, PRODUCTION_DIR};
 use super::{Paths, PRODUCTION_FILES};
-use crate::model::{Alphabet, Health, HealthTest, SecretSource, Service, Stack};
+use indexmap::IndexMap;
+
+use crate::model::{Alphabet, Health, HealthTest, SecretSource, Service, Stack, Text};
 
 /// What the compiled templates read.
 pub struct Data<'a> {
@@ -70,11 +73,14 @@ impl Native {
         let mut out = match self {
             Native::ComposeBase => {
                 let volumes = stack.services.values().flat_map(|s| s.volumes.keys().map(|v| s.volume_name(v))).collect();
-                ComposeBase { stack, paths: data.paths, volumes }.render()?
+                let services = stack.services.values().map(|service| (service, Delivery::of(service))).collect();
+                let files = super::secret_files::all(stack).into_keys().collect();
+                ComposeBase { stack, paths: data.paths, services, volumes, files }.render()?
             }
             Native::ComposeOverride => {
                 let dev_services = stack.services.values().filter(|service| super::views::dev_override(service)).collect();
-                ComposeOverride { paths: data.paths, dev_services }.render()?
+                let files = super::secret_files::all(stack);
+                ComposeOverride { paths: data.paths, dev_services, files }.render()?
             }
             Native::ComposeProduction => ComposeProduction { stack }.render()?,
             Native::ComposeLint => {
@@ -153,8 +159,18 @@ impl Native {
 struct ComposeBase<'a> {
     stack: &'a Stack,
     paths: &'a Paths,
+    /// Every service, with how its secrets reach it.
+    services: Vec<(&'a Service, Delivery<'a>)>,
     /// Every service's volumes, by Compose name.
     volumes: Vec<String>,
+    /// Every secret file, by Compose name.
+    files: Vec<String>,
+}
+
+impl ComposeBase<'_> {
+    fn secret_name(&self, service: &str, target: &str) -> String {
+        super::secret_files::secret_name(service, target)
+    }
 }
 
 #[derive(Template)]
@@ -163,6 +179,15 @@ struct ComposeOverride<'a> {
     paths: &'a Paths,
     /// The services a development override is written for.
     dev_services: Vec<&'a Service>,
+    /// Every secret file, by Compose name.
+    files: IndexMap<String, &'a Text>,
+}
+
+impl ComposeOverride<'_> {
+    /// The variable a file's contents are, when they are one secret alone.
+    fn single_secret<'t>(&self, contents: &'t Text) -> Option<&'t str> {
+        super::secret_files::single_secret(contents)
+    }
 }
 
 #[derive(Template)]
@@ -204,7 +229,7 @@ struct EnvDevelopment<'a> {
 /// A secret's value in development: of the alphabet and length of the real
 /// one (an app may check its format), and plainly not a secret. The
 /// characters are in every alphabet ragc generates; none needs quoting.
-fn development_value(source: &SecretSource) -> String {
+pub(super) fn development_value(source: &SecretSource) -> String {
     match source {
         SecretSource::Generate { alphabet, length } => {
             let characters = crate::plan::secrets::characters_for(*alphabet, *length);

@@ -95,6 +95,7 @@ const FIELDS: &[(&str, Convert)] = &[
     ("user", |_, s| Value::from_serialize(&s.user)),
     ("env", |_, s| Value::from_serialize(&s.env)),
     ("volumes", |_, s| Value::from_serialize(&s.volumes)),
+    ("files", |_, s| Value::from_serialize(&s.files)),
     ("limits", |_, s| Value::from_serialize(s.limits)),
     ("backup", |_, s| Value::from_serialize(&s.backup)),
     ("depends_on", |_, s| Value::from_serialize(&s.depends_on)),

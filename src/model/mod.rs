@@ -201,6 +201,10 @@ pub struct Service {
     pub env: IndexMap<String, Text>,
     /// Volume name (as declared) → mount path in the container.
     pub volumes: IndexMap<String, String>,
+    /// File name → contents, for files the container reads under
+    /// `/run/secrets/` (the kind's `file NAME = "..."`): how a secret
+    /// reaches an image that reads it from a file.
+    pub files: IndexMap<String, Text>,
     pub limits: Limits,
     pub backup: Option<Schedule>,
     pub depends_on: IndexMap<String, Condition>,

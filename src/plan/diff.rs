@@ -43,6 +43,11 @@ impl Style {
 fn sides(change: &Change) -> (String, String) {
     let old = change.old.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
     let new = change.new.clone().unwrap_or_default();
+    if change.hidden {
+        // One line a side, so the stat still counts a change.
+        let hide = |side: &str| if side.is_empty() { String::new() } else { "(a secret: not shown)\n".to_string() };
+        return (hide(&old), if old == new { hide(&old) } else { hide(&new).replace("secret", "new secret") });
+    }
     if change.secrets {
         (secrets::mask(&old, None), secrets::mask(&new, Some(&old)))
     } else {
@@ -68,6 +73,9 @@ fn notes(change: &Change, shown: &str) -> Vec<String> {
     }
     if change.secrets {
         notes.push(format!("{shown} holds secrets: every value is masked"));
+    }
+    if change.hidden {
+        notes.push(format!("{shown} holds a secret, made from .env.production's values: never shown"));
     }
     if change.keep && !change.status.blocks() {
         notes.push(format!("{shown} has lines ragc doesn't write: `ragc compile` first keeps the file as it is as {shown}.ragc-keep"));
@@ -154,6 +162,9 @@ pub fn stat(changes: &Changes, color: bool) -> String {
             }
             if change.secrets {
                 tags.push("values masked".to_string());
+            }
+            if change.hidden {
+                tags.push("secret, not shown".to_string());
             }
             let tags = (!tags.is_empty()).then(|| format!("({})", tags.join(", ")));
             (display(&changes.out_dir, &change.path), insertions, deletions, tags)

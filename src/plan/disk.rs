@@ -15,10 +15,12 @@ use std::fs;
 use std::io::{ErrorKind, Read as _};
 use std::path::{Path, PathBuf};
 
+use indexmap::IndexMap;
 use serde::Serialize;
 
 use super::{secrets, Contents, Plan};
 use crate::emit::{digest, split_header};
+use crate::model::Text;
 
 /// Temporary files the writer stages next to their targets start with this.
 pub const TEMP_PREFIX: &str = ".ragc-tmp-";
@@ -137,6 +139,9 @@ pub struct Change {
     pub mode: u32,
     /// The production env file: shown masked, never edited "by hand" in ragc's sense.
     pub secrets: bool,
+    /// A production secret file: its contents are never shown, and ragc
+    /// rewrites it from the env file's values whatever it holds.
+    pub hidden: bool,
     /// Keep a copy of the old file before replacing it: the env file, when
     /// the rewrite would drop lines the user wrote there. (Refused files
     /// replaced with `--force` always get one.)
@@ -374,10 +379,14 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
         return Err(vec![another_stack(out_dir, &other.stack, &plan.stack, &manifest_path)]);
     }
     let mut changes = Vec::new();
+    // The production env file as a compile leaves it: the secret files are made from its values.
+    let mut production_env: Option<String> = None;
     for artifact in &plan.artifacts {
         let expected = match &artifact.contents {
             Contents::Text(text) => Some(text.as_bytes()),
             Contents::Secrets(_) => None,
+            // After the env file they are made from: see below.
+            Contents::SecretFile(_) => continue,
         };
         let entry = match inspect(out_dir, &artifact.path, expected) {
             Ok(entry) => entry,
@@ -412,6 +421,7 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
                 };
                 (new.clone(), status)
             }
+            Contents::SecretFile(_) => unreachable!("skipped above"),
             Contents::Secrets(file) => {
                 let text = text();
                 let new = match secrets::materialize(file, old.as_deref()) {
@@ -430,6 +440,7 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
                         continue;
                     }
                 };
+                production_env = Some(new.clone());
                 let (status, new) = match text.as_deref() {
                     None => (Status::Create, new),
                     Some(text) if !secrets::is_generated(text) => (Status::Foreign, new),
@@ -448,7 +459,23 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
         };
         let secrets = matches!(artifact.contents, Contents::Secrets(_));
         let keep = secrets && status == Status::Update && text().as_deref().is_some_and(|old| secrets::would_lose(old, &new));
-        changes.push(Change { path: artifact.path.clone(), status, old, old_mode, new: Some(new), mode: artifact.mode, secrets, keep });
+        changes.push(Change {
+            path: artifact.path.clone(),
+            status,
+            old,
+            old_mode,
+            new: Some(new),
+            mode: artifact.mode,
+            secrets,
+            hidden: false,
+            keep,
+        });
+    }
+    if let Some(env) = &production_env {
+        match secret_files(plan, out_dir, env) {
+            Ok(files) => changes.extend(files),
+            Err(file_problems) => problems.extend(file_problems),
+        }
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -470,6 +497,7 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
             new: None,
             mode: mode.unwrap_or(0o644),
             secrets: false,
+            hidden: false,
             keep: false,
         });
     }
@@ -484,6 +512,7 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
             new: Some(new_manifest),
             mode: 0o644,
             secrets: false,
+            hidden: false,
             keep: false,
         }),
         None => Some(Change {
@@ -494,10 +523,69 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
             new: Some(new_manifest),
             mode: 0o644,
             secrets: false,
+            hidden: false,
             keep: false,
         }),
     };
     Ok(Changes { out_dir: out_dir.to_path_buf(), changes, manifest })
+}
+
+/// The production secret files made from `env` (the env file's text), each
+/// compared with what is on disk. A file whose secret is not filled in yet
+/// is left out, unwritten: `ragc check --env` names the secret.
+///
+/// # Errors
+/// Every file that can't be read or replaced (E0603).
+pub fn secret_files(plan: &Plan, out_dir: &Path, env: &str) -> Result<Vec<Change>, Vec<Problem>> {
+    let values = secrets::parse_env(env);
+    let (mut changes, mut problems) = (Vec::new(), Vec::new());
+    for artifact in &plan.artifacts {
+        let Contents::SecretFile(contents) = &artifact.contents else { continue };
+        let Some(new) = fill(contents, &values) else { continue };
+        let (old, old_mode, status) = match inspect(out_dir, &artifact.path, Some(new.as_bytes())) {
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+            Ok(Entry::Missing) => (None, None, Status::Create),
+            Ok(Entry::Same { mode }) if mode.is_some_and(|mode| mode != artifact.mode) => {
+                (Some(new.clone().into_bytes()), mode, Status::Update)
+            }
+            Ok(Entry::Same { mode }) => (None, mode, Status::Unchanged),
+            // Made from the env file: whatever it holds instead is replaced.
+            Ok(Entry::File { bytes, mode }) => (Some(bytes), mode, Status::Update),
+        };
+        changes.push(Change {
+            path: artifact.path.clone(),
+            status,
+            old,
+            old_mode,
+            new: Some(new),
+            mode: artifact.mode,
+            secrets: false,
+            hidden: true,
+            keep: false,
+        });
+    }
+    if problems.is_empty() {
+        Ok(changes)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A secret file's bytes, with the env file's values; `None` while one of
+/// them is unset or empty.
+fn fill(contents: &Text, values: &IndexMap<String, String>) -> Option<String> {
+    let mut missing = false;
+    let text = contents.render(str::to_string, |var| match values.get(var).filter(|value| !value.is_empty()) {
+        Some(value) => value.clone(),
+        None => {
+            missing = true;
+            String::new()
+        }
+    });
+    (!missing).then_some(text)
 }
 
 /// E0605: the directory holds another stack's output.

@@ -14,7 +14,11 @@ pub mod write;
 
 use serde::Serialize;
 
-use crate::model::SecretSource;
+use crate::model::{SecretSource, Text};
+
+/// The output directory's subdirectory for production's secret files:
+/// always mode 0700, whoever created it.
+pub const SECRETS_DIR: &str = "secrets";
 
 /// Everything one compile emits, in a fixed order.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -40,6 +44,9 @@ pub enum Contents {
     Text(String),
     /// The production env file: one entry per secret, values filled in at write time.
     Secrets(SecretsFile),
+    /// A production secret file (`secrets/NAME`): text with secrets in it,
+    /// filled in from the production env file's values at write time.
+    SecretFile(Text),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +77,7 @@ impl Plan {
             match &artifact.contents {
                 Contents::Text(text) => out.push_str(text),
                 Contents::Secrets(file) => out.push_str(&secrets::render_placeholder(file)),
+                Contents::SecretFile(text) => out.push_str(&text.render(str::to_string, |var| format!("<{var}>"))),
             }
             if !out.ends_with('\n') {
                 out.push('\n');

@@ -173,6 +173,9 @@ fn stage(
         let target = out_dir.join(&change.path);
         let dir = target.parent().unwrap_or(out_dir).to_path_buf();
         ensure_dir(&dir, created_dirs).map_err(|e| io_problem(&dir, "can't create the directory", &e))?;
+        if dir == out_dir.join(super::SECRETS_DIR) {
+            make_private(&dir).map_err(|e| io_problem(&dir, "can't make the secrets directory private (0700)", &e))?;
+        }
         if change.status.blocks() || change.keep {
             let keep = keep_path(&target).map_err(|e| io_problem(&target, "can't choose a name for the kept copy", &e))?;
             let old = change.old.as_deref().unwrap_or_default();
@@ -330,9 +333,35 @@ fn ensure_dir(dir: &Path, created: &mut Vec<PathBuf>) -> io::Result<()> {
         current = path.parent().filter(|p| !p.as_os_str().is_empty());
     }
     for path in missing.into_iter().rev() {
-        fs::create_dir(&path)?;
+        create_dir(&path)?;
         created.push(path);
     }
+    Ok(())
+}
+
+/// The secrets directory is created 0700 from the start (its files are
+/// readable by anyone who can reach them: the containers' users need to).
+#[cfg(unix)]
+fn create_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let private = path.file_name().is_some_and(|name| name == super::SECRETS_DIR);
+    fs::DirBuilder::new().mode(if private { 0o700 } else { 0o777 }).create(path)
+}
+
+#[cfg(not(unix))]
+fn create_dir(path: &Path) -> io::Result<()> {
+    fs::create_dir(path)
+}
+
+/// A secrets directory made by someone else gets 0700 too, whatever it had.
+#[cfg(unix)]
+fn make_private(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(not(unix))]
+fn make_private(_: &Path) -> io::Result<()> {
     Ok(())
 }
 

@@ -18,6 +18,6 @@ pub fn compile_text(stack: &str) -> Plan {
 pub fn text_of(plan: &Plan, path: &str) -> String {
     match &plan.get(path).unwrap_or_else(|| panic!("no artifact {path}")).contents {
         Contents::Text(text) => text.clone(),
-        Contents::Secrets(_) => panic!("{path} is the secrets file"),
+        Contents::Secrets(_) | Contents::SecretFile(_) => panic!("{path} holds secrets"),
     }
 }
