@@ -1525,7 +1525,7 @@ impl<'k> Resolver<'k> {
         for entry in &block.entries {
             let EntryKind::Assign { name, value } = &entry.kind else {
                 self.error(
-                    Diagnostic::error("E0109", "profiles override `command`, `env` and `limits`", entry.span, "not an override")
+                    Diagnostic::error("E0109", "profiles override `command`, `release`, `env` and `limits`", entry.span, "not an override")
                         .with_help("write `dev { command = \"...\" }`"),
                 );
                 continue;
@@ -1551,10 +1551,28 @@ impl<'k> Resolver<'k> {
                     }
                     _ => self.error(record_expected("env", value)),
                 },
+                "release" => match check_value(value, &Type::String) {
+                    Ok(Val::Str(line)) => {
+                        if !instance.values.contains_key("release") {
+                            self.error(
+                                Diagnostic::error(
+                                    "E0109",
+                                    format!("service `{}` has no `release` to override", instance.name.name),
+                                    name.span,
+                                    "no release",
+                                )
+                                .with_help("set `release = \"...\"` on the service; a profile changes the command it runs"),
+                            );
+                        }
+                        profile.release = self.split_command(&Text::literal(line), value.span);
+                    }
+                    Ok(_) => {}
+                    Err(error) => self.error(error),
+                },
                 "limits" => profile.limits = Some(self.limits(value)),
                 other => self.error(
                     Diagnostic::error("E0109", format!("`{other}` can't be overridden per profile"), name.span, "not overridable")
-                        .with_help("profiles override `command`, `env` and `limits`; set other fields on the service itself"),
+                        .with_help("profiles override `command`, `release`, `env` and `limits`; set other fields on the service itself"),
                 ),
             }
         }

@@ -139,7 +139,11 @@ fn kind_fields(stack: &Stack, service: &Service) -> Value {
 /// The development override is written for this service.
 pub(super) fn dev_override(service: &Service) -> bool {
     let dev = &service.dev;
-    dev.command.is_some() || !dev.env.is_empty() || dev.limits.is_some() || (service.build.is_some() && service.workdir.is_some())
+    dev.command.is_some()
+        || dev.release.is_some()
+        || !dev.env.is_empty()
+        || dev.limits.is_some()
+        || (service.build.is_some() && service.workdir.is_some())
 }
 
 impl Object for ServiceView {

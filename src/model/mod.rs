@@ -308,6 +308,9 @@ impl Condition {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Profile {
     pub command: Option<Vec<Text>>,
+    /// The release job's command in this profile (development runs the
+    /// migration from the mounted source, not from a build output).
+    pub release: Option<Vec<Text>>,
     pub env: IndexMap<String, Text>,
     pub limits: Option<Limits>,
 }

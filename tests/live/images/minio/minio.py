@@ -40,9 +40,25 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(200)
 
 
+def credential(name):
+    """MINIO_ROOT_USER / MINIO_ROOT_PASSWORD, or the file its *_FILE names, as
+    MinIO reads them: a named file that can't be read stops the server."""
+    path = os.environ.get(name + "_FILE")
+    if path:
+        try:
+            return open(path).read().strip()
+        except OSError as e:
+            sys.exit("MinIO stand-in: unable to read %s_FILE %s: %s" % (name, path, e))
+    return os.environ.get(name, "minioadmin")
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] != ["server"] or len(sys.argv) < 3:
         sys.exit("usage: minio server DIR")
+    user, password = credential("MINIO_ROOT_USER"), credential("MINIO_ROOT_PASSWORD")
+    # MinIO's own limits on root credentials.
+    if len(user) < 3 or len(password) < 8:
+        sys.exit("MinIO stand-in: the root user needs 3 characters and its password 8")
     ROOT = sys.argv[2]
     print("MinIO stand-in: serving %s on :9000" % ROOT, flush=True)
     ThreadingHTTPServer(("0.0.0.0", 9000), Handler).serve_forever()
