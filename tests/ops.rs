@@ -154,11 +154,52 @@ struct Host {
 }
 
 impl Host {
+    /// Every required value filled in and compiled again: every secret file written.
     fn new() -> Host {
+        let host = Host::unfilled();
+        host.fill_in();
+        host.compile();
+        host
+    }
+
+    /// Compiled once, OPENAI_API_KEY not filled in: its secret file is not written.
+    fn unfilled() -> Host {
         let dir = tempfile::tempdir().unwrap();
         let deploy = compile_at(dir.path());
         stub_tools(dir.path(), &[("docker", STUB_DOCKER), ("curl", "#!/bin/sh\nexit 0\n")]);
         Host { dir, deploy }
+    }
+
+    /// Fills in the required value by hand, as the operator does.
+    fn fill_in(&self) {
+        let env = self.deploy.join(".env.production");
+        let text = std::fs::read_to_string(&env).unwrap() + "OPENAI_API_KEY=sk-test\n";
+        std::fs::write(env, text).unwrap();
+    }
+
+    /// `ragc compile` in the checkout, as the refusals say.
+    fn compile(&self) {
+        let stack = self.dir.path().join("srv/stack.rag");
+        let output = ragc(&["compile", stack.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    fn secret(&self, name: &str) -> std::path::PathBuf {
+        self.deploy.join("secrets").join(name)
+    }
+
+    /// Every secret file as a compile an hour ago left it: no test depends
+    /// on the clock ticking between two writes.
+    fn age_secret_files(&self) {
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for entry in std::fs::read_dir(self.deploy.join("secrets")).unwrap() {
+            let file = std::fs::File::options().write(true).open(entry.unwrap().path()).unwrap();
+            file.set_modified(hour_ago).unwrap();
+        }
+    }
+
+    fn calls(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default()
     }
 
     fn run(&self, script: &str, args: &[&str], broken: &str) -> (i32, String) {
@@ -221,6 +262,169 @@ fn deploy_keeps_the_previous_version_and_rollback_respects_migrations() {
     assert!(out.contains("deployed  v1 since 20"), "{out}");
     let (code, out) = host.run("deploy", &["--tag", "bad tag"], "");
     assert_eq!(code, 64, "{out}");
+}
+
+/// What a refusal over the secret files says to run: `ragc compile` in the
+/// checkout, or a copy from where ragc is.
+fn says_what_to_run(host: &Host, out: &str) {
+    let srv = host.dir.path().join("srv");
+    assert!(out.contains(&format!("then run, in the checkout: cd {} && ragc compile stack.rag\n", srv.display())), "{out}");
+    assert!(out.contains(&format!("copy its secrets/ to {}/ keeping their times", host.deploy.join("secrets").display())), "{out}");
+}
+
+/// Case 1: the required value filled in by hand, `ragc compile` not run
+/// again: its secret file doesn't exist, and `compose up` would fail on the
+/// bind mount once the old containers are stopped. Deploy refuses first
+/// (78, EX_CONFIG), naming the file and the variable it is made from,
+/// before it backs up, builds or starts anything; once compiled, it goes on.
+#[test]
+fn deploy_refuses_a_missing_secret_file_and_names_it() {
+    let host = Host::unfilled();
+    host.fill_in();
+    let (code, out) = host.run("deploy", &["--tag", "v1"], "");
+    assert_eq!(code, 78, "{out}");
+    assert!(out.contains("refusing: the secret files Compose mounts are not all in place and as new as .env.production:"), "{out}");
+    assert!(out.contains("  missing secrets/api.OPENAI_API_KEY (made from OPENAI_API_KEY)\n"), "{out}");
+    says_what_to_run(&host, &out);
+    assert_eq!(host.calls(), "", "docker is never called");
+    assert!(!host.dir.path().join("state").exists(), "nothing is recorded");
+
+    host.compile();
+    let (code, out) = host.run("deploy", &["--tag", "v1"], "");
+    assert_eq!(code, 0, "{out}");
+
+    // A file lost after a deploy: refused before the backup the next one takes.
+    std::fs::remove_file(host.secret("db.password")).unwrap();
+    let calls = host.calls();
+    let (code, out) = host.run("deploy", &["--tag", "v2"], "");
+    assert_eq!(code, 78, "{out}");
+    assert!(out.contains("  missing secrets/db.password (made from DB_PASSWORD)\n"), "{out}");
+    assert!(!out.contains("backing up"), "{out}");
+    assert_eq!(host.calls(), calls, "no backup, build or up");
+    assert_eq!(host.serving(), "v1");
+}
+
+/// Case 2: a value of `.env.production` changed by hand after the last
+/// compile: the secret files still hold the old one. Deploy refuses (78)
+/// naming them, touching nothing, and goes on once `ragc compile` has
+/// written them again.
+#[test]
+fn deploy_refuses_a_stale_secret_file() {
+    let host = Host::new();
+    let (code, out) = host.run("deploy", &["--tag", "v1"], "");
+    assert_eq!(code, 0, "{out}");
+    host.age_secret_files();
+    let env = host.deploy.join(".env.production");
+    let text = std::fs::read_to_string(&env).unwrap().replace("OPENAI_API_KEY=sk-test", "OPENAI_API_KEY=sk-rotated");
+    std::fs::write(&env, text).unwrap();
+
+    let calls = host.calls();
+    let (code, out) = host.run("deploy", &["--tag", "v2", "--skip-backup"], "");
+    assert_eq!(code, 78, "{out}");
+    assert!(out.contains("  stale secrets/api.OPENAI_API_KEY (older than .env.production)\n"), "{out}");
+    says_what_to_run(&host, &out);
+    assert_eq!(host.calls(), calls, "no build or up");
+    assert_eq!(host.serving(), "v1");
+
+    host.compile();
+    assert_eq!(std::fs::read_to_string(host.secret("api.OPENAI_API_KEY")).unwrap(), "sk-rotated");
+    let (code, out) = host.run("deploy", &["--tag", "v2", "--skip-backup"], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("deployed v2 (was v1)"), "{out}");
+}
+
+/// An env file saved with no value changed is newer than every secret file:
+/// stale to the deploy until a compile, which writes nothing, marks them current.
+#[test]
+fn an_env_file_saved_unchanged_is_current_after_a_compile() {
+    let host = Host::new();
+    host.age_secret_files();
+    let env = host.deploy.join(".env.production");
+    let text = std::fs::read(&env).unwrap();
+    std::fs::write(&env, &text).unwrap();
+    let (code, out) = host.run("deploy", &["--tag", "v1"], "");
+    assert_eq!(code, 78, "{out}");
+    let before = std::fs::read(host.secret("db.password")).unwrap();
+    host.compile();
+    assert_eq!(std::fs::read(host.secret("db.password")).unwrap(), before);
+    let (code, out) = host.run("deploy", &["--tag", "v1"], "");
+    assert_eq!(code, 0, "{out}");
+}
+
+/// Fresh files go on, also those a compile left as they were: a compile
+/// rewrites only the files whose values changed, and gives the others the
+/// env file's time, so after filling in a value and compiling again none
+/// is older than `.env.production`.
+#[test]
+fn deploy_goes_on_when_the_secret_files_are_fresh() {
+    let host = Host::unfilled();
+    host.age_secret_files();
+    host.fill_in();
+    host.compile();
+    let env = std::fs::metadata(host.deploy.join(".env.production")).unwrap().modified().unwrap();
+    let unchanged = std::fs::metadata(host.secret("db.password")).unwrap().modified().unwrap();
+    assert_eq!(unchanged, env, "the compile marked db.password current, its bytes as they were");
+
+    let (code, out) = host.run("deploy", &["--tag", "v1"], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("refusing"), "{out}");
+    assert_eq!(host.serving(), "v1");
+    let (code, out) = host.run("status", &[], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("secrets   10 files, none missing or older than .env.production\n"), "{out}");
+}
+
+/// Returning to an earlier tag mounts the same files: rollback refuses a
+/// missing one (78) before it stops anything; `ops/status` reports it, a
+/// line per problem, and still exits 0.
+#[test]
+fn rollback_refuses_a_missing_secret_file() {
+    let host = Host::new();
+    for tag in ["v1", "v2"] {
+        let (code, out) = host.run("deploy", &["--tag", tag, "--skip-backup"], "");
+        assert_eq!(code, 0, "{out}");
+    }
+    std::fs::remove_file(host.secret("api.JWT_SECRET")).unwrap();
+    let calls = host.calls();
+    let (code, out) = host.run("rollback", &["--force"], "");
+    assert_eq!(code, 78, "{out}");
+    assert!(out.contains("  missing secrets/api.JWT_SECRET (made from JWT_SECRET)\n"), "{out}");
+    says_what_to_run(&host, &out);
+    let after = host.calls();
+    assert!(!after[calls.len()..].contains(" up "), "only looked at the images:\n{after}");
+    assert_eq!(host.serving(), "v2");
+
+    let (code, out) = host.run("status", &[], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("secrets   missing secrets/api.JWT_SECRET (made from JWT_SECRET)\n"), "{out}");
+    assert!(out.contains("secrets   fill in every value they are made from in .env.production, then run"), "{out}");
+
+    host.compile();
+    let (code, out) = host.run("rollback", &["--force"], "");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(host.serving(), "v1");
+}
+
+/// The scripts check the very files compose.yaml names, taken from the
+/// stack at compile time (never read from the YAML at run time).
+#[test]
+fn the_checked_secret_files_are_the_ones_compose_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = compile_at(dir.path());
+    let compose: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(deploy.join("compose.yaml")).unwrap()).unwrap();
+    let named: Vec<String> = compose["secrets"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|secret| secret["file"].as_str().unwrap().strip_prefix("./").unwrap().to_string())
+        .collect();
+    assert!(!named.is_empty());
+    for script in ["deploy", "rollback", "status"] {
+        let text = std::fs::read_to_string(deploy.join("ops").join(script)).unwrap();
+        let line = text.lines().find_map(|line| line.strip_prefix("readonly SECRET_FILES=(")).expect(script);
+        let checked: Vec<&str> = line.strip_suffix(')').unwrap().split(' ').collect();
+        assert_eq!(checked, named, "{script}");
+    }
 }
 
 /// Stand-ins for a fresh host's tools, each recording its call in

@@ -10,7 +10,7 @@
 use askama::Template;
 
 use super::secret_files::{Delivery, DEVELOPMENT_DIR, LOADED_VAR, LOADER, PRODUCTION_DIR};
-use super::{Paths, PRODUCTION_FILES};
+use super::{EmitOptions, Paths, PRODUCTION_FILES};
 use indexmap::IndexMap;
 
 use crate::model::{Alphabet, Health, HealthTest, SecretSource, Service, Stack, Text};
@@ -130,9 +130,9 @@ impl Native {
                 HealthCheck { stack, http_checks, backups, certificate: stack.certificate() }.render()?
             }
             Native::OpsCrontab => OpsCrontab { stack, paths: data.paths }.render()?,
-            Native::OpsDeploy => OpsDeploy { ops: Ops::new(stack) }.render()?,
-            Native::OpsRollback => OpsRollback { ops: Ops::new(stack) }.render()?,
-            Native::OpsStatus => OpsStatus { ops: Ops::new(stack) }.render()?,
+            Native::OpsDeploy => OpsDeploy { ops: Ops::new(stack, data.paths) }.render()?,
+            Native::OpsRollback => OpsRollback { ops: Ops::new(stack, data.paths) }.render()?,
+            Native::OpsStatus => OpsStatus { ops: Ops::new(stack, data.paths) }.render()?,
             Native::OpsInstall => OpsInstall::new(stack, data.paths).render()?,
             Native::OpsRestoreDrill => {
                 let stores = stack
@@ -146,7 +146,7 @@ impl Native {
                         database: service.fields.get("database").and_then(serde_json::Value::as_str).unwrap_or_default(),
                     })
                     .collect();
-                OpsRestoreDrill { ops: Ops::new(stack), stores }.render()?
+                OpsRestoreDrill { ops: Ops::new(stack, data.paths), stores }.render()?
             }
         };
         out.push('\n');
@@ -263,10 +263,27 @@ struct Ops<'a> {
     has_release: bool,
     backed_up: Vec<&'a str>,
     certificate: Option<&'a str>,
+    /// The production secret files compose.yaml names (its top-level
+    /// `secrets:`): `ops/deploy` and `ops/rollback` refuse while one is
+    /// missing or stale.
+    secret_files: Vec<SecretFile>,
+    /// The checkout (the stack file's directory) seen from the output
+    /// directory, on the server.
+    checkout_from_out: String,
+    /// What writes the secret files again from `.env.production`, run in the checkout.
+    compile: String,
+}
+
+/// A production secret file, as the operator's scripts check it.
+struct SecretFile {
+    /// Relative to the output directory, as compose.yaml names it.
+    path: String,
+    /// The variables of `.env.production` it is made from, space-separated.
+    vars: String,
 }
 
 impl<'a> Ops<'a> {
-    fn new(stack: &'a Stack) -> Self {
+    fn new(stack: &'a Stack, paths: &Paths) -> Self {
         let images =
             stack.services.values().filter_map(|s| s.build.as_ref().filter(|b| b.owner == s.name).map(|_| built_image(stack, s))).collect();
         let probe = stack.services.values().find_map(|service| {
@@ -277,6 +294,15 @@ impl<'a> Ops<'a> {
                 _ => None,
             }
         });
+        // The stack's `path` folded as the output directory's is: both absolute.
+        let checkout = super::output_on_server(&stack.settings.path, ".");
+        let out = super::relative_to(&paths.output_on_server, &checkout);
+        // Shown, not run: a control character in a name is shown escaped, on the one line.
+        let word = |text: &str| super::filters::sh_quote(&super::header::comment_text(text));
+        let mut compile = format!("ragc compile {}", word(&stack.source));
+        if out != EmitOptions::default().out_from_stack {
+            compile.push_str(&format!(" -o {}", word(&out)));
+        }
         Ops {
             stack,
             images,
@@ -284,6 +310,20 @@ impl<'a> Ops<'a> {
             has_release: stack.services.values().any(|s| s.release.is_some()),
             backed_up: stack.backed_up(),
             certificate: stack.certificate(),
+            secret_files: super::secret_files::all(stack)
+                .into_iter()
+                .map(|(name, contents)| {
+                    let mut vars: Vec<&str> = Vec::new();
+                    for var in contents.secrets() {
+                        if !vars.contains(&var) {
+                            vars.push(var);
+                        }
+                    }
+                    SecretFile { path: format!("{PRODUCTION_DIR}/{name}"), vars: vars.join(" ") }
+                })
+                .collect(),
+            checkout_from_out: super::relative_to(&checkout, &paths.output_on_server),
+            compile,
         }
     }
 }
@@ -330,7 +370,7 @@ impl<'a> OpsInstall<'a> {
     fn new(stack: &'a Stack, paths: &'a Paths) -> Self {
         let proxy = stack.proxy.as_ref().filter(|proxy| proxy.kind == "nginx");
         OpsInstall {
-            ops: Ops::new(stack),
+            ops: Ops::new(stack, paths),
             paths,
             nginx: proxy.is_some(),
             letsencrypt: proxy.and_then(|proxy| proxy.fields.get("tls")).and_then(serde_json::Value::as_str) == Some("letsencrypt"),

@@ -117,6 +117,7 @@ pub fn apply(changes: &Changes, force: bool, faults: &mut dyn Faults) -> Result<
     // The manifest last: it lists what the renames before it put in place.
     pending.extend(changes.manifest.as_ref());
     if pending.is_empty() {
+        mark_current(changes);
         return Ok(applied);
     }
 
@@ -157,6 +158,7 @@ pub fn apply(changes: &Changes, force: bool, faults: &mut dyn Faults) -> Result<
     for path in &applied.removed {
         remove_empty_parents(out_dir, path);
     }
+    mark_current(changes);
     Ok(applied)
 }
 
@@ -318,6 +320,23 @@ fn rollback(done: Vec<Done>) -> Vec<PathBuf> {
         }
     }
     stranded
+}
+
+/// The secret files that hold what the env file says get its time when it
+/// is newer (it was saved with no value changed): `ops/deploy` takes an env
+/// file newer than every secret file for one changed since the last
+/// compile. Their bytes are not touched; a file that can't be marked stays
+/// as it was, and the deploy says so.
+fn mark_current(changes: &Changes) {
+    let env = changes.out_dir.join(".env.production");
+    let Ok(env_time) = fs::metadata(&env).and_then(|meta| meta.modified()) else { return };
+    for change in changes.changes.iter().filter(|c| c.hidden && c.status == Status::Unchanged) {
+        let path = changes.out_dir.join(&change.path);
+        let older = fs::metadata(&path).and_then(|meta| meta.modified()).is_ok_and(|time| time < env_time);
+        if older {
+            let _ = fs::File::open(&path).and_then(|file| file.set_modified(env_time));
+        }
+    }
 }
 
 fn ensure_dir(dir: &Path, created: &mut Vec<PathBuf>) -> io::Result<()> {
