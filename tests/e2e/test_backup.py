@@ -2,16 +2,21 @@
 """Live test of the generated backup/restore scripts: tests/e2e/test_backup.py OUT_DIR
 
 Runs OUT_DIR/backup/backup.sh and restore.sh, unchanged, against a real PostgreSQL 15
-(a throwaway cluster started here on 127.0.0.1 and a socket in a temp dir) and a
-real Redis 7 (Debian's redis-server, run as the `redis` user with the flagship's
-`--appendonly yes`). The scripts reach the stores through `docker compose ...`; a
-stand-in `docker` (stand-ins/docker, whose docstring says what it reproduces of
-each container and what it does not) first on PATH checks that each call addresses
-the production project and runs it here. Qdrant can't be stood in for faithfully:
-a fake server (FakeQdrant) speaks the endpoints the scripts call, and the test
-asserts on those calls. The app's `uploads` volume is a directory here. A stand-in
-`aws` takes the offsite calls: no real cloud CLI ever runs (a PATH without one is
-built for the case "no aws").
+(a throwaway cluster started here on 127.0.0.1 and a socket in a temp dir, its
+password the db's POSTGRES_PASSWORD_FILE) and a real Redis 7 (Debian's
+redis-server, run as the `redis` user with the flagship's command: its config
+file, the password's `requirepass`, then `--appendonly yes`). Both passwords come
+from the secret files `ragc compile` wrote in OUT_DIR/secrets/, which Compose
+mounts under /run/secrets: the scripts read them there, the apps' URLs (their own
+secret files) must log in with them, and no docker call may carry a secret. The
+scripts reach the stores through `docker compose ...`; a stand-in `docker`
+(stand-ins/docker, whose docstring says what it reproduces of each container and
+what it does not) first on PATH checks that each call addresses the production
+project and runs it here, /run/secrets mounted as Compose mounts it. Qdrant can't
+be stood in for faithfully: a fake server (FakeQdrant) speaks the endpoints the
+scripts call, and the test asserts on those calls. The app's `uploads` volume is
+a directory here. A stand-in `aws` takes the offsite calls: no real cloud CLI
+ever runs (a PATH without one is built for the case "no aws").
 
 OUT_DIR is expected inside a copy of the project (tests/e2e/run compiles into
 PROJECT/deploy): the cron check copies PROJECT to where the stack's `path` says
@@ -23,6 +28,8 @@ import datetime
 import fcntl
 import hashlib
 import http.server
+import importlib.machinery
+import importlib.util
 import json
 import os
 import pwd
@@ -35,6 +42,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import free_port, main  # noqa: E402
@@ -54,25 +62,36 @@ def compose_command(service):
     return json.loads(m.group(1)) if m else []
 
 
-def redis_args():
-    """The cache's redis-server arguments as the compose file has them, but the
-    password (the stand-in sets its own) and the memory limit."""
-    cmd = compose_command(CACHE)[1:]
-    out = []
-    while cmd:
-        if cmd[0] == "--requirepass":
-            cmd = cmd[2:]
-            continue
-        out.append(cmd.pop(0))
-    return out
+def load_standin():
+    """stand-ins/docker as a module: the test reads the project as the stand-in
+    does, so both agree on what Compose mounts where."""
+    loader = importlib.machinery.SourceFileLoader("standin_docker", os.path.join(HERE, "stand-ins", "docker"))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
 
 
-def cache_caps():
-    with open(os.path.join(OUT, "compose.yaml")) as f:
-        text = f.read()
-    block = re.search(rf"(?ms)^  {re.escape(CACHE)}:\n(.*?)(?=^  \S|\Z)", text)
-    caps = re.search(r"(?ms)^    cap_add:\n((?:      - .*\n)+)", block.group(1) if block else "")
-    return re.findall(r'"([A-Z_]+)"', caps.group(1)) if caps else []
+STANDIN = load_standin()
+
+
+def production_project():
+    """OUT's production project, as Compose reads it (through the stand-in's reader)."""
+    shell = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
+    return STANDIN.load_project(OUT, os.path.join(OUT, ".env.production"),
+                                [os.path.join(OUT, "compose.yaml"), os.path.join(OUT, "compose.production.yaml")], shell)
+
+
+def mounted(project, service, path):
+    """The host file Compose mounts at `path` in the service's containers (None: no such secret)."""
+    return {inside: host for host, inside in STANDIN.secret_mounts(project, service)}.get(path)
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
 DATED = re.compile(r"^\d{8}T\d{6}Z$")
 
 SEED = r"""
@@ -123,8 +142,8 @@ SELECT 'views', count(*)::text, md5(coalesce(string_agg(viewname || definition, 
 
 class Cluster:
     """A throwaway PostgreSQL cluster; raguser is its bootstrap superuser, as in the
-    official image with POSTGRES_USER=raguser, and local connections are trusted
-    there as here."""
+    official image with POSTGRES_USER=raguser, local connections are trusted
+    there as here, and TCP ones need the password (scram-sha-256)."""
 
     def __init__(self, base):
         self.dir = os.path.join(base, "pg")
@@ -142,9 +161,19 @@ class Cluster:
     def _run(self, *cmd):
         return subprocess.run(self.as_user + list(cmd), check=True, capture_output=True, text=True)
 
-    def start(self):
-        self._run(f"{PGBIN}/initdb", "-D", self.data, f"--username={USER}", "--auth-local=trust",
+    def start(self, password):
+        """Initialized as the image's entrypoint does on an empty volume: the
+        bootstrap superuser gets `password` (initdb --pwfile, read by root)."""
+        pwfile = os.path.join(self.dir, "pwfile")
+        with open(pwfile, "w") as f:
+            f.write(password + "\n")
+        os.chmod(pwfile, 0o600)
+        if self.as_user:
+            pw = pwd.getpwnam("postgres")
+            os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+        self._run(f"{PGBIN}/initdb", "-D", self.data, f"--username={USER}", f"--pwfile={pwfile}", "--auth-local=trust",
                   "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+        os.remove(pwfile)
         self._run(f"{PGBIN}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"), "-w",
                   "-o", f"-c listen_addresses=127.0.0.1 -c port={self.port} "
                         f"-c unix_socket_directories={self.sock} -c fsync=off", "start")
@@ -249,6 +278,24 @@ def redis_cli(conf, *args):
     env = dict(os.environ, REDISCLI_AUTH=conf["password"])
     r = subprocess.run(["redis-cli", "-p", str(conf["port"]), "--no-raw"] + list(args), capture_output=True, text=True, env=env)
     return r.stdout.strip() if r.returncode == 0 else f"<redis-cli failed: {r.stderr.strip()}>"
+
+
+def url_login(url, cluster, redis_conf):
+    """"ok" if the URL's credentials log in to the test's store (its host and port
+    turned into the test server's), else what went wrong."""
+    u = urllib.parse.urlsplit(url)
+    password = urllib.parse.unquote(u.password or "")
+    if u.scheme == "redis":
+        env = dict(os.environ, REDISCLI_AUTH=password)
+        r = subprocess.run(["redis-cli", "-p", str(redis_conf["port"]), "-n", u.path.lstrip("/") or "0", "ping"],
+                           capture_output=True, text=True, env=env)
+        return "ok" if r.stdout.strip() == "PONG" else f"redis: {r.stdout.strip()} {r.stderr.strip()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["PGPASSWORD"] = password  # not on the command line
+    r = subprocess.run([f"{PGBIN}/psql", "-X", "-At", "-h", "127.0.0.1", "-p", str(cluster.port),
+                        "-U", urllib.parse.unquote(u.username or ""), "-d", u.path.lstrip("/"), "-c", "SELECT 1"],
+                       capture_output=True, text=True, env=env)
+    return "ok" if r.returncode == 0 and r.stdout.strip() == "1" else f"postgres: {r.stderr.strip()}"
 
 
 KEYS_LUA = """
@@ -368,18 +415,18 @@ def run_all(t, base, cluster, stores):
         "data": os.path.join(redis_dir, "data"),
         "state": os.path.join(redis_dir, "state"),
         "pidfile": os.path.join(redis_dir, "state", "redis.pid"),
-        "password": "stand-in-" + os.urandom(8).hex(),
-        # The compose file's arguments; and no 5 s wait for more replicas before
-        # the snapshot redis-cli --rdb asks for (Redis 7's default), to save time.
-        "args": redis_args() + ["--repl-diskless-sync-delay", "0"],
-        "caps": cache_caps(),
+        # Added to the compose file's command by the stand-in: no 5 s wait for more
+        # replicas before the snapshot redis-cli --rdb asks for (Redis 7's default),
+        # to save time.
+        "args": ["--repl-diskless-sync-delay", "0"],
     }
     qdrant = FakeQdrant(os.path.join(base, "qdrant", "snapshots"))
     os.makedirs(qdrant.snapshots)
     os.makedirs(os.path.join(base, "qdrant", "storage"))
     uploads = os.path.join(base, "uploads")
     services = {
-        CACHE: redis_conf,
+        # A copy: the password the test reads below (for its own clients) is never the stand-in's.
+        CACHE: dict(redis_conf),
         VECTORS: {"kind": "qdrant", "port": qdrant.port,
                   "mounts": {"/qdrant/snapshots": qdrant.snapshots, "/qdrant/storage": os.path.join(base, "qdrant", "storage")}},
         APP: {"kind": "app", "mounts": {"/app/uploads": uploads}},
@@ -426,6 +473,39 @@ def run_all(t, base, cluster, stores):
         t.check("the suite runs as root (the redis user, setpriv, the cron run's mount namespace)", False,
                 f"euid {os.geteuid()}")
         return
+    # ------------------------------------------------ the secrets, as files ----
+    # What Compose mounts under /run/secrets: the production files `ragc compile`
+    # wrote into secrets/ from .env.production (tests/e2e/run fills in the
+    # required values first, as the operator does, and compiles again).
+    try:
+        project = production_project()
+        wanted = {name: STANDIN.secret_mounts(project, name) for name in project.get("services") or {}}
+    except STANDIN.ProjectError as e:
+        t.check("the stand-in reads the production project", False, str(e))
+        return
+    missing = sorted({host for mounts in wanted.values() for host, _ in mounts if not os.path.isfile(host)})
+    t.check("every secret file the production project mounts exists (`ragc compile` wrote them)",
+            missing == [] and any(wanted.values()), missing or wanted)
+    secrets_dir = os.path.join(OUT, "secrets")
+    t.eq("... in secrets/, mode 0700", oct(stat.S_IMODE(os.stat(secrets_dir).st_mode)) if os.path.isdir(secrets_dir) else None,
+         "0o700")
+    # The cache's password is the `requirepass` of the config file its command names.
+    cache_cmd = STANDIN.command(project, CACHE)
+    config = mounted(project, CACHE, cache_cmd[1]) if len(cache_cmd) > 1 else None
+    m = re.fullmatch(r"requirepass (\S+)\n?", read_text(config)) if config and os.path.isfile(config) else None
+    if not t.check("the cache runs `redis-server CONFIG`, CONFIG a secret file whose one line is `requirepass PASSWORD`",
+                   m is not None, (cache_cmd, config)):
+        return
+    redis_conf["password"] = m.group(1)
+    # The db's password is what the image's entrypoint reads: POSTGRES_PASSWORD_FILE
+    # (a file mounted in the container), or POSTGRES_PASSWORD.
+    db_env = STANDIN.environment(project, SERVICE)
+    db_file = mounted(project, SERVICE, db_env["POSTGRES_PASSWORD_FILE"]) if "POSTGRES_PASSWORD_FILE" in db_env else None
+    db_password = read_text(db_file).rstrip("\n") if db_file and os.path.isfile(db_file) else db_env.get("POSTGRES_PASSWORD")
+    if not t.check("the db's password is given as the image reads it (POSTGRES_PASSWORD_FILE, the secret file "
+                   "mounted there, or POSTGRES_PASSWORD)", bool(db_password), (db_env, db_file)):
+        return
+
     redis_user = pwd.getpwnam("redis")
     for d in (redis_dir, redis_conf["data"], redis_conf["state"]):
         os.makedirs(d, exist_ok=True)
@@ -436,13 +516,28 @@ def run_all(t, base, cluster, stores):
         return
     stores["redis"] = lambda: compose("stop", CACHE)
 
-    cluster.start()
+    cluster.start(db_password)
     cluster.psql(f"CREATE DATABASE {DATABASE};", db="postgres")
     cluster.psql(SEED)
     original = cluster.fingerprint()
     t.note(f"PostgreSQL {cluster.psql('SHOW server_version;').strip()} on 127.0.0.1:{cluster.port}; "
            f"seeded: {original['documents'][0]} documents, {original['chunks'][0]} chunks")
     t.eq("seed data: 10000 chunk rows", original["chunks"][0], "10000")
+
+    # The stores hold the passwords their secret files gave them; the apps' own
+    # secret files (DATABASE_URL, REDIS_URL, read by the images' ragc-env) log in with them.
+    r = subprocess.run(["redis-cli", "-p", str(redis_conf["port"]), "ping"], capture_output=True, text=True,
+                       env={k: v for k, v in os.environ.items() if k != "REDISCLI_AUTH"})
+    t.check("Redis refuses a client without the password (the `requirepass` of its config file)",
+            "NOAUTH" in r.stdout + r.stderr, (r.stdout, r.stderr))
+    logins = {}
+    for name, mounts in sorted(wanted.items()):
+        for host, inside in mounts:
+            url = read_text(host) if os.path.isfile(host) else ""
+            if url.startswith(("postgresql://", "postgres://", "redis://")):
+                logins[f"{name}:{inside}"] = url_login(url, cluster, redis_conf)
+    t.check("every app's DATABASE_URL and REDIS_URL secret file logs in to the live store",
+            logins and all(ok == "ok" for ok in logins.values()), logins)
 
     # ------------------------------------------------------------------ backup ----
     root = os.path.join(base, "backups root")  # a space in the path, on purpose
@@ -690,8 +785,9 @@ def run_all(t, base, cluster, stores):
     t.eq("Redis holds the 201 seeded keys", len(redis_keys_before), 201)
     with open(os.path.join(OUT, ".env.production"), "rb") as f:
         secrets_before = f.read()
+    cache_cmd = compose_command(CACHE)
     t.check("the compose file runs the cache with --appendonly yes (the case the restore must load)",
-            redis_conf["args"][:2] == ["--appendonly", "yes"], redis_conf["args"])
+            ["--appendonly", "yes"] in [cache_cmd[i:i + 2] for i in range(len(cache_cmd))], cache_cmd)
     t.eq("... and Redis reports AOF on", redis_cli(redis_conf, "--raw", "CONFIG", "GET", "appendonly").split("\n"),
          ["appendonly", "yes"])
 
@@ -871,6 +967,13 @@ def run_all(t, base, cluster, stores):
 
     # ----------------------------------------- the crontab line, verbatim ----
     cron_check(t, base, standin_env)
+
+    # ----------------------------------------- no secret on a command line ----
+    # Every docker call of every script above (and the cron run's), as logged.
+    values = {v for v in STANDIN.read_env_file(os.path.join(OUT, ".env.production")).values() if len(v) >= 8}
+    shown = sorted({f"call {i}" for i, x in enumerate(calls()) for v in values if any(v in a for a in x["argv"])})
+    t.check("no docker call of the scripts has a value of .env.production on its command line",
+            values and len(calls()) > 0 and shown == [], shown[:5] or "no values or no calls")
 
 
 def cron_check(t, base, standin_env):
