@@ -821,6 +821,11 @@ def run_all(t, base, cluster, stores):
     copy = os.path.join(full_dir, "_secrets", "env.production")
     t.check("_secrets/env.production is the deploy directory's .env.production",
             os.path.isfile(copy) and open(copy, "rb").read() == secrets_before, sorted(os.listdir(full_dir)))
+    deployed = os.path.join(OUT, "secrets")
+    files_copy = os.path.join(full_dir, "_secrets", "files")
+    t.eq("_secrets/files holds every secret file the containers mount, byte for byte",
+         {n: open(os.path.join(files_copy, n), "rb").read() for n in sorted(os.listdir(files_copy))} if os.path.isdir(files_copy) else None,
+         {n: open(os.path.join(deployed, n), "rb").read() for n in sorted(os.listdir(deployed))})
     t.check("the volume is read through `compose exec -T api tar` of the production project",
             ["exec", "-T", APP, "tar", "-C", "/app/uploads", "-cf", "-", "."] in [x["argv"][9:] for x in calls(n0)],
             [x["argv"][9:] for x in calls(n0)])
@@ -885,10 +890,18 @@ def run_all(t, base, cluster, stores):
         f.write(b"EDITED_AFTER_THE_BACKUP=1\n")
     os.chmod(env_path, 0o644)
     tampered = open(env_path, "rb").read()
+    secret_file = os.path.join(OUT, "secrets", "db.password")
+    secret_value = open(secret_file, "rb").read()
+    os.remove(secret_file)
     r = run(restore_sh, [full_dir, "_secrets"], full, RESTORE_CONFIRM="yes", umask=0)
     t.check("restore.sh DIR _secrets exits 0", r.returncode == 0, show(r))
     t.eq(".env.production is back, mode 0600 (under umask 000)",
          (open(env_path, "rb").read() == secrets_before, oct(stat.S_IMODE(os.stat(env_path).st_mode))), (True, "0o600"))
+    t.eq("... and the secret files with it: a lost one is back, 0644 in the 0700 secrets/",
+         (os.path.isfile(secret_file) and open(secret_file, "rb").read() == secret_value,
+          oct(stat.S_IMODE(os.stat(secret_file).st_mode)) if os.path.exists(secret_file) else None,
+          oct(stat.S_IMODE(os.stat(os.path.dirname(secret_file)).st_mode))),
+         (True, "0o644", "0o700"))
     kept = [n for n in os.listdir(full) if n.startswith("env.production.replaced-")]
     t.check("... and the replaced one, which differed, is kept in the backup root, 0600",
             len(kept) == 1 and open(os.path.join(full, kept[0]), "rb").read() == tampered
