@@ -567,7 +567,8 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         jobs[index].source = Some(SHARED_SOURCE);
     }
     let env = jobs.iter().any(|job| matches!(job.render, Render::Jinja { .. })).then(|| environment(user, stack.services.len()));
-    let data = native::Data { stack, paths: &paths };
+    let files = secret_files::all(stack);
+    let data = native::Data { stack, paths: &paths, files: &files };
     let mut artifacts = run_jobs(env.as_ref(), &data, &jobs, &stack.source, threads)?;
 
     let entries = stack
@@ -581,7 +582,6 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         header::comment_text(&stack.source)
     );
     artifacts.push(Artifact { path: ".env.production".into(), contents: Contents::Secrets(SecretsFile { header, entries }), mode: 0o600 });
-    let files = secret_files::all(stack);
     for (name, contents) in &files {
         if secret_files::single_secret(contents).is_some() {
             continue; // development reads it from .env's variable
@@ -592,11 +592,11 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         let path = format!("{}/{name}", secret_files::DEVELOPMENT_DIR);
         artifacts.push(Artifact { path, contents: Contents::Text(development), mode: 0o644 });
     }
-    for (name, contents) in files {
+    for (name, contents) in &files {
         let path = format!("{}/{name}", secret_files::PRODUCTION_DIR);
         // Readable in the container by whichever user the image runs as: the
         // directory (0700) is what keeps other users of the host out.
-        artifacts.push(Artifact { path, contents: Contents::SecretFile(contents.clone()), mode: 0o644 });
+        artifacts.push(Artifact { path, contents: Contents::SecretFile((*contents).clone()), mode: 0o644 });
     }
     Ok(Plan { artifacts, stack: stack.name.clone() })
 }

@@ -19,6 +19,9 @@ use crate::model::{Alphabet, Health, HealthTest, SecretSource, Service, Stack, T
 pub struct Data<'a> {
     pub stack: &'a Stack,
     pub paths: &'a Paths,
+    /// Every secret file, by Compose name ([`super::secret_files::all`]):
+    /// the Compose files and the operator's scripts name the same ones.
+    pub files: &'a IndexMap<String, &'a Text>,
 }
 
 /// An HTTP healthcheck the ops script can run from the host.
@@ -74,13 +77,11 @@ impl Native {
             Native::ComposeBase => {
                 let volumes = stack.services.values().flat_map(|s| s.volumes.keys().map(|v| s.volume_name(v))).collect();
                 let services = stack.services.values().map(|service| (service, Delivery::of(service))).collect();
-                let files = super::secret_files::all(stack).into_keys().collect();
-                ComposeBase { stack, paths: data.paths, services, volumes, files }.render()?
+                ComposeBase { stack, paths: data.paths, services, volumes, files: data.files }.render()?
             }
             Native::ComposeOverride => {
                 let dev_services = stack.services.values().filter(|service| super::views::dev_override(service)).collect();
-                let files = super::secret_files::all(stack);
-                ComposeOverride { paths: data.paths, dev_services, files }.render()?
+                ComposeOverride { paths: data.paths, dev_services, files: data.files }.render()?
             }
             Native::ComposeProduction => ComposeProduction { stack }.render()?,
             Native::ComposeLint => {
@@ -130,10 +131,10 @@ impl Native {
                 HealthCheck { stack, http_checks, backups, certificate: stack.certificate() }.render()?
             }
             Native::OpsCrontab => OpsCrontab { stack, paths: data.paths }.render()?,
-            Native::OpsDeploy => OpsDeploy { ops: Ops::new(stack, data.paths) }.render()?,
-            Native::OpsRollback => OpsRollback { ops: Ops::new(stack, data.paths) }.render()?,
-            Native::OpsStatus => OpsStatus { ops: Ops::new(stack, data.paths) }.render()?,
-            Native::OpsInstall => OpsInstall::new(stack, data.paths).render()?,
+            Native::OpsDeploy => OpsDeploy { ops: Ops::new(data) }.render()?,
+            Native::OpsRollback => OpsRollback { ops: Ops::new(data) }.render()?,
+            Native::OpsStatus => OpsStatus { ops: Ops::new(data) }.render()?,
+            Native::OpsInstall => OpsInstall::new(data).render()?,
             Native::OpsRestoreDrill => {
                 let stores = stack
                     .services
@@ -146,7 +147,7 @@ impl Native {
                         database: service.fields.get("database").and_then(serde_json::Value::as_str).unwrap_or_default(),
                     })
                     .collect();
-                OpsRestoreDrill { ops: Ops::new(stack, data.paths), stores }.render()?
+                OpsRestoreDrill { ops: Ops::new(data), stores }.render()?
             }
         };
         out.push('\n');
@@ -164,7 +165,7 @@ struct ComposeBase<'a> {
     /// Every service's volumes, by Compose name.
     volumes: Vec<String>,
     /// Every secret file, by Compose name.
-    files: Vec<String>,
+    files: &'a IndexMap<String, &'a Text>,
 }
 
 impl ComposeBase<'_> {
@@ -180,7 +181,7 @@ struct ComposeOverride<'a> {
     /// The services a development override is written for.
     dev_services: Vec<&'a Service>,
     /// Every secret file, by Compose name.
-    files: IndexMap<String, &'a Text>,
+    files: &'a IndexMap<String, &'a Text>,
 }
 
 impl ComposeOverride<'_> {
@@ -283,7 +284,8 @@ struct SecretFile {
 }
 
 impl<'a> Ops<'a> {
-    fn new(stack: &'a Stack, paths: &Paths) -> Self {
+    fn new(data: &Data<'a>) -> Self {
+        let (stack, paths) = (data.stack, data.paths);
         let images =
             stack.services.values().filter_map(|s| s.build.as_ref().filter(|b| b.owner == s.name).map(|_| built_image(stack, s))).collect();
         let probe = stack.services.values().find_map(|service| {
@@ -310,8 +312,9 @@ impl<'a> Ops<'a> {
             has_release: stack.services.values().any(|s| s.release.is_some()),
             backed_up: stack.backed_up(),
             certificate: stack.certificate(),
-            secret_files: super::secret_files::all(stack)
-                .into_iter()
+            secret_files: data
+                .files
+                .iter()
                 .map(|(name, contents)| {
                     let mut vars: Vec<&str> = Vec::new();
                     for var in contents.secrets() {
@@ -367,10 +370,11 @@ struct OpsInstall<'a> {
 }
 
 impl<'a> OpsInstall<'a> {
-    fn new(stack: &'a Stack, paths: &'a Paths) -> Self {
+    fn new(data: &Data<'a>) -> Self {
+        let (stack, paths) = (data.stack, data.paths);
         let proxy = stack.proxy.as_ref().filter(|proxy| proxy.kind == "nginx");
         OpsInstall {
-            ops: Ops::new(stack, paths),
+            ops: Ops::new(data),
             paths,
             nginx: proxy.is_some(),
             letsencrypt: proxy.and_then(|proxy| proxy.fields.get("tls")).and_then(serde_json::Value::as_str) == Some("letsencrypt"),
