@@ -273,6 +273,22 @@ enum Entry {
     },
 }
 
+impl Entry {
+    /// The bytes on disk a change needs (`None`: none there, or the same as
+    /// `expected` with the right `mode`), the permission bits, and whether
+    /// the file is already exactly as planned.
+    fn split(self, expected: Option<&[u8]>, mode: u32) -> (Option<Vec<u8>>, Option<u32>, bool) {
+        match self {
+            Entry::Missing => (None, None, false),
+            Entry::File { bytes, mode } => (Some(bytes), mode, false),
+            // Only the permission bits change: the rewrite needs the old
+            // bytes, to restore them if the transaction rolls back.
+            Entry::Same { mode: old } if old.is_some_and(|old| old != mode) => (expected.map(<[u8]>::to_vec), old, false),
+            Entry::Same { mode } => (None, mode, true),
+        }
+    }
+}
+
 /// Reads `relative` under `out_dir`, refusing what ragc must not write through:
 /// a symbolic link (at the path or a directory on the way), a directory where
 /// a file goes, a file where a directory goes. A file of the `expected`
@@ -395,14 +411,7 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
                 continue;
             }
         };
-        let (old, old_mode, same) = match entry {
-            Entry::Missing => (None, None, false),
-            Entry::File { bytes, mode } => (Some(bytes), mode, false),
-            // Only the permission bits change: the rewrite needs the old
-            // bytes, to restore them if the transaction rolls back.
-            Entry::Same { mode } if mode.is_some_and(|mode| mode != artifact.mode) => (expected.map(<[u8]>::to_vec), mode, false),
-            Entry::Same { mode } => (None, mode, true),
-        };
+        let (old, old_mode, same) = entry.split(expected, artifact.mode);
         // Decoded only when needed: usually the old bytes equal the new ones.
         let text = || old.as_deref().map(String::from_utf8_lossy);
         let (new, status) = match &artifact.contents {
@@ -542,18 +551,18 @@ pub fn secret_files(plan: &Plan, out_dir: &Path, env: &str) -> Result<Vec<Change
     for artifact in &plan.artifacts {
         let Contents::SecretFile(contents) = &artifact.contents else { continue };
         let Some(new) = fill(contents, &values) else { continue };
-        let (old, old_mode, status) = match inspect(out_dir, &artifact.path, Some(new.as_bytes())) {
+        let (old, old_mode, same) = match inspect(out_dir, &artifact.path, Some(new.as_bytes())) {
+            Ok(entry) => entry.split(Some(new.as_bytes()), artifact.mode),
             Err(problem) => {
                 problems.push(problem);
                 continue;
             }
-            Ok(Entry::Missing) => (None, None, Status::Create),
-            Ok(Entry::Same { mode }) if mode.is_some_and(|mode| mode != artifact.mode) => {
-                (Some(new.clone().into_bytes()), mode, Status::Update)
-            }
-            Ok(Entry::Same { mode }) => (None, mode, Status::Unchanged),
-            // Made from the env file: whatever it holds instead is replaced.
-            Ok(Entry::File { bytes, mode }) => (Some(bytes), mode, Status::Update),
+        };
+        // Made from the env file: whatever it holds instead is replaced.
+        let status = match (&old, same) {
+            (_, true) => Status::Unchanged,
+            (None, false) => Status::Create,
+            (Some(_), false) => Status::Update,
         };
         changes.push(Change {
             path: artifact.path.clone(),
