@@ -5,6 +5,7 @@
 
 use indexmap::IndexMap;
 
+use super::block::Seen;
 use super::types::Type;
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::syntax::{EntryKind, Expr, ExprKind, Ident, Item, Span};
@@ -80,18 +81,15 @@ impl KindDef {
             exports: IndexMap::new(),
         };
         let mut errors = Vec::new();
-        let mut seen: IndexMap<String, Span> = IndexMap::new();
+        let mut seen = Seen::default();
         let mut claim = |key: String, span: Span, errors: &mut Vec<Diagnostic>| -> bool {
-            if let Some(first) = seen.get(&key) {
-                errors.push(
-                    Diagnostic::error("E0103", format!("`{key}` is declared twice in kind `{}`", name.name), span, "declared again")
-                        .with_label(*first, "first declared here")
-                        .with_help("remove one of them"),
-                );
-                return false;
-            }
-            seen.insert(key, span);
-            true
+            let Err(first) = seen.claim(&key, span) else { return true };
+            errors.push(
+                Diagnostic::error("E0103", format!("`{key}` is declared twice in kind `{}`", name.name), span, "declared again")
+                    .with_label(first, "first declared here")
+                    .with_help("remove one of them"),
+            );
+            false
         };
         for entry in &body.entries {
             match &entry.kind {

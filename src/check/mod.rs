@@ -8,6 +8,7 @@
 //! Invariant: when no error is reported, the model is complete and every
 //! cross-reference in it names something that exists.
 
+mod block;
 mod interp;
 mod kinds;
 mod resolve;

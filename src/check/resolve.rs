@@ -6,14 +6,15 @@ use std::cell::OnceCell;
 use indexmap::{IndexMap, IndexSet};
 use minijinja::Value;
 
+use super::block::{self, duplicate_field, Seen};
 use super::interp::{self, secret_sentinel, Interpolator};
-use super::kinds::{KindDef, RESERVED};
+use super::kinds::{FieldDef, KindDef, RESERVED};
 use super::types::{check_default, check_rendered, check_value, HealthForm, HealthSpec, Type, Val};
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::model::{
     Build, Condition, Health, HealthTest, Limits, Network, Part, Profile, Proxy, Route, Secret, Service, Settings, Stack, Text,
 };
-use crate::syntax::{Block, EntryKind, Expr, ExprKind, File, Ident, Item, Span};
+use crate::syntax::{Block, Entry, EntryKind, Expr, ExprKind, File, Ident, Item, Span};
 
 type Ctx = IndexMap<String, Value>;
 
@@ -118,6 +119,12 @@ fn val_to_json(val: &Val, secret_var: Option<&str>) -> serde_json::Value {
         Val::Schedule(schedule) => serde_json::to_value(schedule).unwrap_or_default(),
         Val::Health(_) => true.into(),
         Val::Service(ident) => ident.name.as_str().into(),
+    }
+}
+
+impl block::Report for Resolver<'_> {
+    fn report(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
     }
 }
 
@@ -290,48 +297,35 @@ impl<'k> Resolver<'k> {
 
     fn settings(&mut self, stack: &str, body: &Block) -> Option<Settings> {
         const FIELDS: [&str; 6] = ["domain", "acme_email", "offsite", "path", "backup_root", "context"];
+        let errors_before = self.diagnostics.len();
         let mut values: IndexMap<&str, (String, Span)> = IndexMap::new();
-        let mut ok = true;
-        for entry in &body.entries {
-            let EntryKind::Assign { name, value } = &entry.kind else {
-                self.error(
-                    Diagnostic::error("E0102", "the stack block holds only `name = value` settings", entry.span, "not a setting")
-                        .with_help(format!("settings are {}", FIELDS.join(", "))),
-                );
-                ok = false;
-                continue;
-            };
+        let not_setting = |entry: &Entry| {
+            Diagnostic::error("E0102", "the stack block holds only `name = value` settings", entry.span, "not a setting")
+                .with_help(format!("settings are {}", FIELDS.join(", ")))
+        };
+        block::assignments(self, body, not_setting, |this, name, value| {
             let Some(key) = FIELDS.iter().find(|field| **field == name.name) else {
-                self.error(
+                this.error(
                     Diagnostic::error("E0102", format!("the stack has no setting `{}`", name.name), name.span, "unknown setting")
                         .with_help(did_you_mean(&name.name, FIELDS)),
                 );
-                ok = false;
-                continue;
+                return;
             };
-            if let Some((_, first)) = values.get(key) {
-                self.error(duplicate_field(name, *first));
-                ok = false;
-                continue;
-            }
             match check_value(value, &Type::String) {
                 Ok(Val::Str(text)) => {
                     if let Some(problem) = setting_problem(key, &text) {
-                        self.error(
+                        this.error(
                             Diagnostic::error("E0107", format!("invalid `{key}`: {problem}"), value.span, "invalid value")
                                 .with_help(setting_help(key)),
                         );
-                        ok = false;
                     }
                     values.insert(key, (text, value.span));
                 }
                 Ok(_) => unreachable!("checked as a string"),
-                Err(error) => {
-                    self.error(error);
-                    ok = false;
-                }
+                Err(error) => this.error(error),
             }
-        }
+        });
+        let ok = self.diagnostics.len() == errors_before;
         let mut take = |key: &str| values.swap_remove(key).map(|(text, _)| text);
         let settings = Settings {
             domain: take("domain"),
@@ -468,7 +462,7 @@ impl<'k> Resolver<'k> {
             prod: None,
             span: name.span,
         };
-        let mut seen: IndexMap<String, Span> = IndexMap::new();
+        let mut seen = Seen::default();
         let errors_before = self.diagnostics.len();
         for entry in &body.entries {
             match &entry.kind {
@@ -493,12 +487,10 @@ impl<'k> Resolver<'k> {
                         );
                         continue;
                     }
-                    let key = format!("volume {}", volume.name);
-                    if let Some(first) = seen.get(&key) {
-                        self.error(duplicate_field(volume, *first));
+                    if let Err(first) = seen.claim(&format!("volume {}", volume.name), volume.span) {
+                        self.error(duplicate_field(volume, first));
                         continue;
                     }
-                    seen.insert(key, volume.span);
                     if !is_service_name(&volume.name) {
                         self.error(
                             Diagnostic::error(
@@ -533,11 +525,10 @@ impl<'k> Resolver<'k> {
                     }
                 }
                 EntryKind::Assign { name: field, value } => {
-                    if let Some(first) = seen.get(&field.name) {
-                        self.error(duplicate_field(field, *first));
+                    if let Err(first) = seen.claim(&field.name, field.span) {
+                        self.error(duplicate_field(field, first));
                         continue;
                     }
-                    seen.insert(field.name.clone(), field.span);
                     match field.name.as_str() {
                         "env" => match &value.kind {
                             ExprKind::Record(block) => {
@@ -598,21 +589,11 @@ impl<'k> Resolver<'k> {
                 continue;
             }
             match &def.default {
-                Some(default) => match check_default(default, &def.ty) {
-                    Ok(Val::Str(template)) => match self.interp.render(&template, &self.base_context(&name.name)) {
-                        Ok(text) => match check_rendered(text.as_literal().unwrap_or_default(), &def.ty, default.span) {
-                            Ok(val) => {
-                                instance.values.insert(field_name.clone(), (val, default.span));
-                            }
-                            Err(error) => self.error(Diagnostic { code: "E0401", ..error }),
-                        },
-                        Err(message) => self.error(template_error(default.span, &message)),
-                    },
-                    Ok(val) => {
+                Some(default) => {
+                    if let Some(val) = self.default_value(def, &name.name, false) {
                         instance.values.insert(field_name.clone(), (val, default.span));
                     }
-                    Err(error) => self.error(Diagnostic { code: "E0401", ..error }),
-                },
+                }
                 None if def.optional => {}
                 None => missing.push(field_name.clone()),
             }
@@ -670,16 +651,13 @@ impl<'k> Resolver<'k> {
 
     fn env_entries<'a>(&mut self, block: &'a Block) -> Vec<(Ident, &'a Expr)> {
         let mut out: Vec<(Ident, &Expr)> = Vec::new();
-        for entry in &block.entries {
-            let EntryKind::Assign { name, value } = &entry.kind else {
-                self.error(
-                    Diagnostic::error("E0102", "`env` holds `NAME = value` lines only", entry.span, "not a variable")
-                        .with_help("write `LOG_LEVEL = \"info\"`"),
-                );
-                continue;
-            };
+        let not_variable = |entry: &Entry| {
+            Diagnostic::error("E0102", "`env` holds `NAME = value` lines only", entry.span, "not a variable")
+                .with_help("write `LOG_LEVEL = \"info\"`")
+        };
+        block::assignments(self, block, not_variable, |this, name, value| {
             if !is_env_name(&name.name) {
-                self.error(
+                this.error(
                     Diagnostic::error(
                         "E0502",
                         format!("`{}` is not a valid environment variable name", name.name),
@@ -688,14 +666,10 @@ impl<'k> Resolver<'k> {
                     )
                     .with_help("environment variables are letters, digits and `_`, not starting with a digit"),
                 );
-                continue;
-            }
-            if let Some((first, _)) = out.iter().find(|(seen, _)| seen.name == name.name) {
-                self.error(duplicate_field(name, first.span));
-                continue;
+                return;
             }
             out.push((name.clone(), value));
-        }
+        });
         out
     }
 
@@ -705,43 +679,32 @@ impl<'k> Resolver<'k> {
             self.error(record_expected("limits", value));
             return limits;
         };
-        let mut seen: IndexMap<String, Span> = IndexMap::new();
-        for entry in &block.entries {
-            let EntryKind::Assign { name, value } = &entry.kind else {
-                self.error(
-                    Diagnostic::error("E0102", "`limits` holds `cpus` and `memory`", entry.span, "unexpected")
-                        .with_help("write `limits { cpus = 2, memory = 2gb }`"),
-                );
-                continue;
-            };
-            if let Some(first) = seen.get(&name.name) {
-                self.error(duplicate_field(name, *first));
-                continue;
-            }
-            seen.insert(name.name.clone(), name.span);
-            match name.name.as_str() {
-                "cpus" => match check_value(value, &Type::Number) {
-                    Ok(Val::Number(cpus)) if cpus > 0.0 && cpus <= 1024.0 => limits.cpus = Some(cpus),
-                    Ok(_) => self.error(
-                        Diagnostic::error("E0107", "`cpus` must be more than 0 and at most 1024", value.span, "out of range")
-                            .with_help("write `cpus = 0.5` or `cpus = 2`"),
-                    ),
-                    Err(error) => self.error(error),
-                },
-                "memory" => match check_value(value, &Type::Size) {
-                    Ok(Val::Size { bytes, .. }) if bytes >= 6 << 20 => limits.memory = Some(bytes),
-                    Ok(_) => self.error(
-                        Diagnostic::error("E0107", "`memory` must be at least 6mb", value.span, "too small")
-                            .with_help("Docker refuses memory limits under 6 MiB"),
-                    ),
-                    Err(error) => self.error(error),
-                },
-                other => self.error(
-                    Diagnostic::error("E0102", format!("`limits` has no field `{other}`"), name.span, "unknown field")
-                        .with_help(did_you_mean(other, ["cpus", "memory"])),
+        let unexpected = |entry: &Entry| {
+            Diagnostic::error("E0102", "`limits` holds `cpus` and `memory`", entry.span, "unexpected")
+                .with_help("write `limits { cpus = 2, memory = 2gb }`")
+        };
+        block::assignments(self, block, unexpected, |this, name, value| match name.name.as_str() {
+            "cpus" => match check_value(value, &Type::Number) {
+                Ok(Val::Number(cpus)) if cpus > 0.0 && cpus <= 1024.0 => limits.cpus = Some(cpus),
+                Ok(_) => this.error(
+                    Diagnostic::error("E0107", "`cpus` must be more than 0 and at most 1024", value.span, "out of range")
+                        .with_help("write `cpus = 0.5` or `cpus = 2`"),
                 ),
-            }
-        }
+                Err(error) => this.error(error),
+            },
+            "memory" => match check_value(value, &Type::Size) {
+                Ok(Val::Size { bytes, .. }) if bytes >= 6 << 20 => limits.memory = Some(bytes),
+                Ok(_) => this.error(
+                    Diagnostic::error("E0107", "`memory` must be at least 6mb", value.span, "too small")
+                        .with_help("Docker refuses memory limits under 6 MiB"),
+                ),
+                Err(error) => this.error(error),
+            },
+            other => this.error(
+                Diagnostic::error("E0102", format!("`limits` has no field `{other}`"), name.span, "unknown field")
+                    .with_help(did_you_mean(other, ["cpus", "memory"])),
+            ),
+        });
         limits
     }
 
@@ -754,27 +717,15 @@ impl<'k> Resolver<'k> {
             );
             return None;
         };
-        let mut context = self.base_context(kind_name.name.as_str());
         let mut fields = IndexMap::new();
-        let mut seen: IndexMap<String, Span> = IndexMap::new();
-        let mut ok = true;
-        for entry in &body.entries {
-            let EntryKind::Assign { name, value } = &entry.kind else {
-                self.error(
-                    Diagnostic::error("E0102", "a proxy block holds `name = value` settings", entry.span, "unexpected")
-                        .with_help("write `tls = letsencrypt`"),
-                );
-                ok = false;
-                continue;
-            };
-            if let Some(first) = seen.get(&name.name) {
-                self.error(duplicate_field(name, *first));
-                ok = false;
-                continue;
-            }
-            seen.insert(name.name.clone(), name.span);
+        let errors_before = self.diagnostics.len();
+        let unexpected = |entry: &Entry| {
+            Diagnostic::error("E0102", "a proxy block holds `name = value` settings", entry.span, "unexpected")
+                .with_help("write `tls = letsencrypt`")
+        };
+        block::assignments(self, body, unexpected, |this, name, value| {
             let Some(def) = kind.fields.get(&name.name) else {
-                self.error(
+                this.error(
                     Diagnostic::error(
                         "E0102",
                         format!("proxy `{}` has no field `{}`", kind.name.name, name.name),
@@ -783,46 +734,32 @@ impl<'k> Resolver<'k> {
                     )
                     .with_help(did_you_mean(&name.name, kind.fields.keys().map(String::as_str))),
                 );
-                ok = false;
-                continue;
+                return;
             };
             match check_value(value, &def.ty) {
                 Ok(val) => {
                     if let Some(diagnostic) = string_problem(&val, value.span) {
-                        self.error(diagnostic);
-                        ok = false;
+                        this.error(diagnostic);
                     }
                     fields.insert(name.name.clone(), val_to_json(&val, None));
                 }
-                Err(error) => {
-                    self.error(error);
-                    ok = false;
-                }
+                Err(error) => this.error(error),
             }
-        }
+        });
+        let mut ok = self.diagnostics.len() == errors_before;
         for (name, def) in &kind.fields {
             if fields.contains_key(name) {
                 continue;
             }
             match (&def.default, def.optional) {
-                (Some(default), _) => match check_default(default, &def.ty) {
-                    Ok(Val::Str(template)) => match self.interp.render(&template, &context) {
-                        Ok(text) => match check_rendered(text.as_literal().unwrap_or_default(), &def.ty, default.span) {
-                            Ok(val) => {
-                                fields.insert(name.clone(), val_to_json(&val, None));
-                            }
-                            Err(error) => self.error(Diagnostic { code: "E0401", ..error }),
-                        },
-                        // Without a valid domain the certificate paths can't be written; the
-                        // missing or invalid domain is reported on its own.
-                        Err(_) if !context.contains_key("domain") => {}
-                        Err(message) => self.error(template_error(default.span, &message)),
-                    },
-                    Ok(val) => {
+                (Some(_), _) => {
+                    // Without a valid domain the certificate paths can't be written; the
+                    // missing or invalid domain is reported on its own.
+                    let quiet = self.domain.is_none();
+                    if let Some(val) = self.default_value(def, &kind_name.name, quiet) {
                         fields.insert(name.clone(), val_to_json(&val, None));
                     }
-                    Err(error) => self.error(Diagnostic { code: "E0401", ..error }),
-                },
+                }
                 (None, true) => {
                     fields.insert(name.clone(), serde_json::Value::Null);
                 }
@@ -840,8 +777,27 @@ impl<'k> Resolver<'k> {
                 }
             }
         }
-        context.clear();
         ok.then(|| (kind.name.name.clone(), fields))
+    }
+
+    /// A field's default, a string one rendered as a kind string for the
+    /// service (or proxy) `name`. `None` when it fails, reported unless
+    /// `quiet_render` says a failed rendering is reported elsewhere.
+    fn default_value(&mut self, def: &FieldDef, name: &str, quiet_render: bool) -> Option<Val> {
+        let default = def.default.as_ref()?;
+        let checked = match check_default(default, &def.ty) {
+            Ok(Val::Str(template)) => match self.interp.render(&template, &self.base_context(name)) {
+                Ok(text) => check_rendered(text.as_literal().unwrap_or_default(), &def.ty, default.span),
+                Err(_) if quiet_render => return None,
+                Err(message) => {
+                    self.error(template_error(default.span, &message));
+                    return None;
+                }
+            },
+            checked => checked,
+        };
+        // A default that doesn't fit its field is the kind's mistake, not the stack's.
+        checked.map_err(|error| self.error(Diagnostic { code: "E0401", ..error })).ok()
     }
 
     fn render(&mut self, expr: &Expr, context: &Ctx) -> Option<Text> {
@@ -1521,61 +1477,50 @@ impl<'k> Resolver<'k> {
     ) -> Profile {
         let mut profile = Profile::default();
         let Some(block) = block else { return profile };
-        let mut seen: IndexMap<String, Span> = IndexMap::new();
-        for entry in &block.entries {
-            let EntryKind::Assign { name, value } = &entry.kind else {
-                self.error(
-                    Diagnostic::error("E0109", "profiles override `command`, `release`, `env` and `limits`", entry.span, "not an override")
-                        .with_help("write `dev { command = \"...\" }`"),
-                );
-                continue;
-            };
-            if let Some(first) = seen.get(&name.name) {
-                self.error(duplicate_field(name, *first));
-                continue;
-            }
-            seen.insert(name.name.clone(), name.span);
-            match name.name.as_str() {
-                "command" => match check_value(value, &Type::String) {
-                    Ok(Val::Str(line)) => profile.command = self.split_command(&Text::literal(line), value.span),
-                    Ok(_) => {}
-                    Err(error) => self.error(error),
-                },
-                "env" => match &value.kind {
-                    ExprKind::Record(block) => {
-                        for (var, expr) in self.env_entries(block) {
-                            if let Some(text) = self.env_value(expr, instance, all, depends_on) {
-                                profile.env.insert(var.name.clone(), text);
-                            }
+        let not_override = |entry: &Entry| {
+            Diagnostic::error("E0109", "profiles override `command`, `release`, `env` and `limits`", entry.span, "not an override")
+                .with_help("write `dev { command = \"...\" }`")
+        };
+        block::assignments(self, block, not_override, |this, name, value| match name.name.as_str() {
+            "command" => match check_value(value, &Type::String) {
+                Ok(Val::Str(line)) => profile.command = this.split_command(&Text::literal(line), value.span),
+                Ok(_) => {}
+                Err(error) => this.error(error),
+            },
+            "env" => match &value.kind {
+                ExprKind::Record(block) => {
+                    for (var, expr) in this.env_entries(block) {
+                        if let Some(text) = this.env_value(expr, instance, all, depends_on) {
+                            profile.env.insert(var.name.clone(), text);
                         }
                     }
-                    _ => self.error(record_expected("env", value)),
-                },
-                "release" => match check_value(value, &Type::String) {
-                    Ok(Val::Str(line)) => {
-                        if !instance.values.contains_key("release") {
-                            self.error(
-                                Diagnostic::error(
-                                    "E0109",
-                                    format!("service `{}` has no `release` to override", instance.name.name),
-                                    name.span,
-                                    "no release",
-                                )
-                                .with_help("set `release = \"...\"` on the service; a profile changes the command it runs"),
-                            );
-                        }
-                        profile.release = self.split_command(&Text::literal(line), value.span);
+                }
+                _ => this.error(record_expected("env", value)),
+            },
+            "release" => match check_value(value, &Type::String) {
+                Ok(Val::Str(line)) => {
+                    if !instance.values.contains_key("release") {
+                        this.error(
+                            Diagnostic::error(
+                                "E0109",
+                                format!("service `{}` has no `release` to override", instance.name.name),
+                                name.span,
+                                "no release",
+                            )
+                            .with_help("set `release = \"...\"` on the service; a profile changes the command it runs"),
+                        );
                     }
-                    Ok(_) => {}
-                    Err(error) => self.error(error),
-                },
-                "limits" => profile.limits = Some(self.limits(value)),
-                other => self.error(
-                    Diagnostic::error("E0109", format!("`{other}` can't be overridden per profile"), name.span, "not overridable")
-                        .with_help("profiles override `command`, `release`, `env` and `limits`; set other fields on the service itself"),
-                ),
-            }
-        }
+                    profile.release = this.split_command(&Text::literal(line), value.span);
+                }
+                Ok(_) => {}
+                Err(error) => this.error(error),
+            },
+            "limits" => profile.limits = Some(this.limits(value)),
+            other => this.error(
+                Diagnostic::error("E0109", format!("`{other}` can't be overridden per profile"), name.span, "not overridable")
+                    .with_help("profiles override `command`, `release`, `env` and `limits`; set other fields on the service itself"),
+            ),
+        });
         profile
     }
 
@@ -1939,12 +1884,6 @@ fn string_problem(val: &Val, span: Span) -> Option<Diagnostic> {
         _ => return None,
     };
     super::types::control_problem(text, span).err()
-}
-
-fn duplicate_field(name: &Ident, first: Span) -> Diagnostic {
-    Diagnostic::error("E0103", format!("`{}` is set twice", name.name), name.span, "set again here")
-        .with_label(first, "first set here")
-        .with_help("remove one of them")
 }
 
 fn record_expected(field: &str, value: &Expr) -> Diagnostic {
