@@ -9,8 +9,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ragc::emit::{EmitOptions, UserTemplates};
+use ragc::emit::EmitOptions;
 use ragc::input::Input;
+use ragc::input::UserTemplates;
 
 const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];
 

@@ -12,7 +12,10 @@ use std::fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use crate::emit::UserTemplates;
+use indexmap::IndexMap;
+
+/// Templates a user keeps next to their kinds, by template name (`kinds/minio/backup.sh.j2`).
+pub type UserTemplates = IndexMap<String, String>;
 
 /// Everything a compile reads, in memory.
 #[derive(Debug, Clone, Default)]

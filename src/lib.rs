@@ -17,17 +17,15 @@ pub mod explain;
 pub mod input;
 pub mod model;
 pub mod plan;
+pub mod stdlib;
 pub mod syntax;
 
-use indexmap::IndexMap;
-
-use crate::check::{KindDef, Origin};
 use crate::diag::{Diagnostic, Sources};
 use crate::emit::EmitOptions;
 use crate::input::Input;
 use crate::model::Stack;
 use crate::plan::Plan;
-use crate::syntax::{Item, Span};
+use crate::syntax::Span;
 
 /// The result of reading and checking a stack: every source read (for
 /// rendering diagnostics), the model when there were no errors, and every
@@ -64,59 +62,8 @@ pub fn analyze(input: &Input) -> Compilation {
         Err(errors) => return Compilation { sources, stack: None, diagnostics: errors, stack_file },
     };
 
-    // User kinds (files beside the stack, then kinds declared in the stack
-    // itself) shadow stdlib kinds of the same name.
-    let mut user_kinds: Vec<KindDef> = Vec::new();
-    for (name, text) in &input.kinds {
-        let file = sources.add(name.clone(), text.clone());
-        match syntax::parse(file, text) {
-            Ok(kind_file) => load_kinds(&kind_file.items, &Origin::User, &mut user_kinds, &mut diagnostics),
-            Err(mut errors) => diagnostics.append(&mut errors),
-        }
-    }
-    load_kinds(&parsed.items, &Origin::User, &mut user_kinds, &mut diagnostics);
-
-    // Only the stdlib kinds the stack names are parsed, unless a name is
-    // unknown: then all of them, so that the diagnostic can suggest one.
-    let wanted: Vec<&str> = parsed
-        .items
-        .iter()
-        .filter_map(|item| match item {
-            Item::Service { kind, .. } | Item::Proxy { kind, .. } => Some(kind.name.as_str()),
-            _ => None,
-        })
-        .filter(|name| !user_kinds.iter().any(|kind| kind.name.name == *name))
-        .collect();
-    let stdlib = check::stdlib_kinds();
-    let stem = |path: &str| path.rsplit('/').next().unwrap_or(path).trim_end_matches(".rag").to_string();
-    let all_known = wanted.iter().all(|name| stdlib.iter().any(|(path, _)| stem(path) == *name));
-    let mut kinds: IndexMap<String, KindDef> = IndexMap::new();
-    for (path, text) in stdlib {
-        if all_known && !wanted.contains(&stem(&path).as_str()) {
-            continue;
-        }
-        let file = sources.add(path, text);
-        let mut loaded = Vec::new();
-        match syntax::parse(file, text) {
-            Ok(kind_file) => load_kinds(&kind_file.items, &Origin::Stdlib, &mut loaded, &mut diagnostics),
-            Err(mut errors) => diagnostics.append(&mut errors),
-        }
-        kinds.extend(loaded.into_iter().map(|kind| (kind.name.name.clone(), kind)));
-    }
-    kinds.extend(user_kinds.into_iter().map(|kind| (kind.name.name.clone(), kind)));
-
-    let stack = if diagnostics.iter().any(Diagnostic::is_error) {
-        None
-    } else {
-        let (stack, mut found) = check::resolve(parsed, file_span, &input.source_label(), &kinds);
-        diagnostics.append(&mut found);
-        stack
-    };
-    let stack = stack.and_then(|stack| {
-        let missing = missing_templates(&stack, input);
-        diagnostics.extend(missing.iter().cloned());
-        missing.is_empty().then_some(stack)
-    });
+    let (stack, mut found) = check::check(input, parsed, stack_file, &mut sources);
+    diagnostics.append(&mut found);
     if diagnostics.len() > MAX_DIAGNOSTICS && diagnostics.iter().any(Diagnostic::is_error) {
         // Thousands of diagnostics help no one, and rendering each with its
         // source line could take minutes and gigabytes on hostile input.
@@ -162,40 +109,6 @@ pub fn threads(cap: usize) -> usize {
 
 /// Most diagnostics one compile reports (see docs/LIMITS.md).
 pub const MAX_DIAGNOSTICS: usize = 200;
-
-fn load_kinds(items: &[Item], origin: &Origin, kinds: &mut Vec<KindDef>, diagnostics: &mut Vec<Diagnostic>) {
-    for item in items.iter().filter(|item| matches!(item, Item::Kind { .. })) {
-        match KindDef::from_item(item, origin.clone()) {
-            Ok(kind) => kinds.push(kind),
-            Err(mut errors) => diagnostics.append(&mut errors),
-        }
-    }
-}
-
-/// Backups need the kind's backup and restore templates.
-fn missing_templates(stack: &Stack, input: &Input) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for service in stack.services.values().filter(|s| s.backup.is_some()) {
-        let missing: Vec<String> = ["backup", "restore"]
-            .iter()
-            .map(|script| format!("kinds/{}/{script}.sh.j2", service.kind))
-            .filter(|name| !emit::has_template(name, &input.templates))
-            .collect();
-        if !missing.is_empty() {
-            let list = missing.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(" and ");
-            out.push(
-                Diagnostic::error(
-                    "E0403",
-                    format!("kind `{}` can't be backed up: {list} missing", service.kind),
-                    service.span,
-                    "backup requested here",
-                )
-                .with_help(format!("write {list} next to the kind file, or remove `backup`")),
-            );
-        }
-    }
-    out
-}
 
 /// Analyzes and, when there are no errors, emits the plan.
 pub fn compile(input: &Input, options: &EmitOptions) -> (Compilation, Option<Plan>) {

@@ -10,13 +10,6 @@ use super::types::Type;
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::syntax::{EntryKind, Expr, ExprKind, Ident, Item, Span};
 
-/// Where a kind was defined; its templates are looked up there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    Stdlib,
-    User,
-}
-
 /// One declared field of a kind.
 #[derive(Debug, Clone)]
 pub struct FieldDef {
@@ -30,7 +23,6 @@ pub struct FieldDef {
 #[derive(Debug, Clone)]
 pub struct KindDef {
     pub name: Ident,
-    pub origin: Origin,
     pub fields: IndexMap<String, FieldDef>,
     pub properties: IndexMap<String, Expr>,
     pub volumes: IndexMap<String, Expr>,
@@ -69,11 +61,10 @@ pub const RESERVED: [&str; 5] = ["env", "limits", "dev", "prod", "digest"];
 
 impl KindDef {
     /// Reads one `kind` item.
-    pub fn from_item(item: &Item, origin: Origin) -> Result<KindDef, Vec<Diagnostic>> {
+    pub fn from_item(item: &Item) -> Result<KindDef, Vec<Diagnostic>> {
         let Item::Kind { name, body } = item else { unreachable!("caller passes kind items only") };
         let mut kind = KindDef {
             name: name.clone(),
-            origin,
             fields: IndexMap::new(),
             properties: IndexMap::new(),
             volumes: IndexMap::new(),
@@ -180,16 +171,4 @@ impl KindDef {
     pub fn is_proxy(&self) -> bool {
         matches!(self.properties.get("proxy").map(|e| &e.kind), Some(ExprKind::Bool(true)))
     }
-}
-
-/// The kind files compiled into the binary, as (virtual path, text).
-pub fn stdlib_kinds() -> Vec<(String, &'static str)> {
-    static STDLIB: include_dir::Dir<'_> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/stdlib/kinds");
-    let mut files: Vec<_> = STDLIB
-        .files()
-        .filter(|file| file.path().extension().is_some_and(|ext| ext == "rag"))
-        .map(|file| (format!("<stdlib>/kinds/{}", file.path().display()), file.contents_utf8().expect("stdlib kinds are UTF-8")))
-        .collect();
-    files.sort();
-    files
 }

@@ -9,10 +9,35 @@
 //! cross-reference in it names something that exists.
 
 mod block;
+mod declare;
 mod interp;
 mod kinds;
 mod resolve;
+mod rules;
 pub mod types;
 
-pub use kinds::{stdlib_kinds, KindDef, Origin};
-pub use resolve::resolve;
+pub use kinds::KindDef;
+
+use crate::diag::{Diagnostic, Sources};
+use crate::input::Input;
+use crate::model::Stack;
+use crate::syntax::{File, Span};
+
+/// Checks a parsed stack file (file `stack_file` in `sources`) against the
+/// stdlib's kinds and the user's: the model when no error was found, and
+/// every diagnostic.
+pub fn check(input: &Input, file: File, stack_file: usize, sources: &mut Sources) -> (Option<Stack>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let kinds = declare::kinds(input, &file, sources, &mut diagnostics);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return (None, diagnostics);
+    }
+    let (stack, mut found) = resolve::resolve(file, Span::new(stack_file, 0, 0), &input.source_label(), &kinds);
+    diagnostics.append(&mut found);
+    let stack = stack.and_then(|stack| {
+        let missing = rules::backups_have_templates(&stack, &input.templates);
+        diagnostics.extend(missing.iter().cloned());
+        missing.is_empty().then_some(stack)
+    });
+    (stack, diagnostics)
+}

@@ -42,8 +42,7 @@ impl Default for EmitOptions {
     }
 }
 
-/// Templates a user keeps next to their kinds, by template name (`kinds/minio/backup.sh.j2`).
-pub type UserTemplates = IndexMap<String, String>;
+pub use crate::input::UserTemplates;
 
 /// A template that failed to render; a bug in a kind's templates.
 #[derive(Debug)]
@@ -68,13 +67,6 @@ impl std::fmt::Display for EmitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "template `{}`: {}", self.template, self.message)
     }
-}
-
-static TEMPLATES: include_dir::Dir<'_> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/stdlib/templates");
-
-/// True when the stdlib or the user has a template of this name.
-pub fn has_template(name: &str, user: &UserTemplates) -> bool {
-    user.contains_key(name) || TEMPLATES.get_file(name).is_some()
 }
 
 /// The env file and Compose files a production `docker compose` command names.
@@ -131,7 +123,7 @@ fn environment(user: &UserTemplates, services: usize) -> Environment<'static> {
         if let Some(text) = user.get(name) {
             return Ok(Some(text.clone()));
         }
-        Ok(TEMPLATES.get_file(name).and_then(|file| file.contents_utf8()).map(ToString::to_string))
+        Ok(crate::stdlib::template(name).map(ToString::to_string))
     });
     env.add_filter("compose", filters::compose);
     env.add_filter("dotenv", filters::dotenv);
@@ -540,12 +532,14 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         );
         // The HTTP-only form that serves the first certificate's challenge.
         let bootstrap = format!("{}/bootstrap.conf.j2", proxy.kind);
-        if proxy.fields.get("tls").and_then(serde_json::Value::as_str) == Some("letsencrypt") && has_template(&bootstrap, user) {
+        if proxy.fields.get("tls").and_then(serde_json::Value::as_str) == Some("letsencrypt")
+            && crate::stdlib::has_template(&bootstrap, user)
+        {
             job(format!("{}/{}.bootstrap.conf", proxy.kind, stack.name), jinja(bootstrap, &context), CommentStyle::Hash, 0o644);
         }
         // The default server: the same bytes for every stack on a host.
         let default = format!("{}/default.conf.j2", proxy.kind);
-        if has_template(&default, user) {
+        if crate::stdlib::has_template(&default, user) {
             shared = Some(job(format!("{}/ragc-default.conf", proxy.kind), jinja(default, &context), CommentStyle::Hash, 0o644));
         }
     }
@@ -666,17 +660,11 @@ mod tests {
 
     #[test]
     fn stdlib_templates_read_the_same_under_both_syntaxes() {
-        let mut files = Vec::new();
-        let mut dirs = vec![&TEMPLATES];
-        while let Some(dir) = dirs.pop() {
-            files.extend(dir.files().filter(|file| file.path().extension().is_some_and(|ext| ext == "j2")));
-            dirs.extend(dir.dirs());
-        }
+        let files = crate::stdlib::run_time_templates();
         assert!(files.len() > 10, "found {} templates", files.len());
-        for file in files {
-            let text = file.contents_utf8().expect("utf-8");
+        for (path, text) in files {
             if let Err(at) = reads_the_same_under_both_syntaxes(text) {
-                panic!("{}: `{{#` at byte {at} is not a `{{## ##}}` comment", file.path().display());
+                panic!("{path}: `{{#` at byte {at} is not a `{{## ##}}` comment");
             }
         }
         assert_eq!(reads_the_same_under_both_syntaxes("a {## c ##} {{ '${' }}#x[@]}"), Ok(()));
