@@ -9,8 +9,15 @@
 
 use indexmap::IndexMap;
 
+use super::block::{self};
+use super::resolve::{env_var, is_container_path, is_env_name, Resolver};
+use super::types::{check_value, Type, Val};
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::model::{Secret, Settings};
+use crate::syntax::{Block, Entry, Expr, Ident, Span};
+
 use super::kinds::KindDef;
-use crate::diag::{Diagnostic, Sources};
+use crate::diag::Sources;
 use crate::input::Input;
 use crate::syntax::{self, File, Item};
 
@@ -67,5 +74,133 @@ fn load(items: &[Item], kinds: &mut Vec<KindDef>, diagnostics: &mut Vec<Diagnost
             Ok(kind) => kinds.push(kind),
             Err(mut errors) => diagnostics.append(&mut errors),
         }
+    }
+}
+
+impl<'k> Resolver<'k> {
+    pub(super) fn settings(&mut self, stack: &str, body: &Block) -> Option<Settings> {
+        const FIELDS: [&str; 6] = ["domain", "acme_email", "offsite", "path", "backup_root", "context"];
+        let errors_before = self.diagnostics.len();
+        let mut values: IndexMap<&str, (String, Span)> = IndexMap::new();
+        let not_setting = |entry: &Entry| {
+            Diagnostic::error("E0102", "the stack block holds only `name = value` settings", entry.span, "not a setting")
+                .with_help(format!("settings are {}", FIELDS.join(", ")))
+        };
+        block::assignments(self, body, not_setting, |this, name, value| {
+            let Some(key) = FIELDS.iter().find(|field| **field == name.name) else {
+                this.error(
+                    Diagnostic::error("E0102", format!("the stack has no setting `{}`", name.name), name.span, "unknown setting")
+                        .with_help(did_you_mean(&name.name, FIELDS)),
+                );
+                return;
+            };
+            match check_value(value, &Type::String) {
+                Ok(Val::Str(text)) => {
+                    if let Some(problem) = setting_problem(key, &text) {
+                        this.error(
+                            Diagnostic::error("E0107", format!("invalid `{key}`: {problem}"), value.span, "invalid value")
+                                .with_help(setting_help(key)),
+                        );
+                    }
+                    values.insert(key, (text, value.span));
+                }
+                Ok(_) => unreachable!("checked as a string"),
+                Err(error) => this.error(error),
+            }
+        });
+        let ok = self.diagnostics.len() == errors_before;
+        let mut take = |key: &str| values.swap_remove(key).map(|(text, _)| text);
+        let settings = Settings {
+            domain: take("domain"),
+            acme_email: take("acme_email"),
+            offsite: take("offsite"),
+            path: take("path").unwrap_or_else(|| format!("/opt/{stack}")),
+            backup_root: take("backup_root").unwrap_or_else(|| format!("/var/backups/{stack}")),
+            context: take("context").unwrap_or_else(|| ".".to_string()),
+        };
+        ok.then_some(settings)
+    }
+
+    pub(super) fn top_level_secret(&mut self, name: &Ident, value: &Expr) {
+        let var = env_var(&name.name);
+        if !is_env_name(&var) {
+            self.error(
+                Diagnostic::error("E0502", format!("`{}` can't name a secret", name.name), name.span, "invalid name")
+                    .with_help("secret names become environment variables: letters, digits and `_`"),
+            );
+            return;
+        }
+        match check_value(value, &Type::Secret) {
+            Ok(Val::NewSecret(source)) => {
+                if let Some(first) = self.secrets.get(&var) {
+                    let first = first.span;
+                    self.error(
+                        Diagnostic::error(
+                            "E0108",
+                            format!("secret `{}` is stored as `{var}`, like an earlier secret", name.name),
+                            name.span,
+                            "same variable",
+                        )
+                        .with_label(first, "the earlier secret")
+                        .with_help("secret names map to environment variables in upper case with `-` as `_`; rename one of them"),
+                    );
+                    self.secret_names.insert(name.name.clone(), var.clone());
+                    return;
+                }
+                self.secret_names.insert(name.name.clone(), var.clone());
+                self.secrets.insert(var.clone(), Secret { var, source, used_by: Vec::new(), span: name.span });
+            }
+            Ok(_) => self.error(
+                Diagnostic::error(
+                    "E0104",
+                    "a secret is declared with `generate(...)` or `required(...)`",
+                    value.span,
+                    "expected a secret source",
+                )
+                .with_help("write `secret name = generate(hex, 32)` or `secret name = required(\"where to get it\")`"),
+            ),
+            Err(error) => self.error(error),
+        }
+    }
+}
+
+pub(super) fn setting_problem(key: &str, value: &str) -> Option<String> {
+    let bad_chars = |v: &str| v.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'`$\\;{}#".contains(c));
+    match key {
+        "domain" => {
+            let valid = value.len() <= 253
+                && value.split('.').count() >= 2
+                && value.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            (!valid).then(|| format!("`{value}` is not a domain name"))
+        }
+        "acme_email" => {
+            let valid = value.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.')) && !bad_chars(value);
+            (!valid).then(|| format!("`{value}` is not an email address"))
+        }
+        "offsite" => {
+            (!(value.starts_with("s3://") && value.len() > 5) || bad_chars(value)).then(|| format!("`{value}` is not an s3:// URL"))
+        }
+        "path" | "backup_root" => {
+            (!is_container_path(value) || value == "/").then(|| format!("`{value}` is not an absolute directory path"))
+        }
+        "context" => (value.starts_with('/') || bad_chars(value) || value.split('/').any(|part| part == ".."))
+            .then(|| format!("`{value}` is not a relative path inside the stack's directory")),
+        _ => None,
+    }
+}
+
+pub(super) fn setting_help(key: &str) -> &'static str {
+    match key {
+        "domain" => "write the host name users reach, like \"app.example.com\"",
+        "acme_email" => "write an address Let's Encrypt can reach, like \"ops@example.com\"",
+        "offsite" => "write an S3 URL like \"s3://bucket/prefix\"; backups are synced there with `aws s3 sync`",
+        "path" | "backup_root" => "write an absolute path on the server, like \"/opt/my-app\", without spaces or quotes",
+        _ => "write a path relative to the stack file, like \".\" or \"app\"",
     }
 }

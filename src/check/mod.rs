@@ -8,10 +8,14 @@
 //! Invariant: when no error is reported, the model is complete and every
 //! cross-reference in it names something that exists.
 
+mod bind;
 mod block;
 mod declare;
+mod graph;
+mod instantiate;
 mod interp;
 mod kinds;
+mod properties;
 mod resolve;
 mod rules;
 pub mod types;

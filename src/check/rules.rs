@@ -3,9 +3,14 @@
 //! Input: the resolved [`Stack`] (and the user's templates). Output:
 //! diagnostics only; a rule never changes the model.
 
-use crate::diag::Diagnostic;
 use crate::input::UserTemplates;
 use crate::model::Stack;
+use indexmap::IndexMap;
+
+use super::resolve::{Instance, Resolver};
+use crate::diag::Diagnostic;
+use crate::model::{Proxy, Service, Settings, Text};
+use crate::syntax::Span;
 
 /// Backups need the kind's backup and restore templates.
 pub(super) fn backups_have_templates(stack: &Stack, templates: &UserTemplates) -> Vec<Diagnostic> {
@@ -30,4 +35,201 @@ pub(super) fn backups_have_templates(stack: &Stack, templates: &UserTemplates) -
         }
     }
     out
+}
+
+impl<'k> Resolver<'k> {
+    pub(super) fn cross_checks(
+        &mut self,
+        services: &IndexMap<String, Service>,
+        instances: &IndexMap<String, Instance<'_>>,
+        proxy: Option<&Proxy>,
+        proxy_span: Option<Span>,
+        settings: &Settings,
+    ) {
+        // Names Compose sees: a release job and a volume are named after their
+        // service, so two different declarations can produce the same name.
+        let mut compose_names: IndexMap<String, &Service> = services.values().map(|s| (s.name.clone(), s)).collect();
+        let mut volume_names: IndexMap<String, &Service> = IndexMap::new();
+        for service in services.values() {
+            if service.release.is_some() {
+                let job = format!("{}-release", service.name);
+                if let Some(other) = compose_names.get(&job) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0108",
+                            format!("service `{job}` has the name of `{}`'s release job", service.name),
+                            other.span,
+                            "same name",
+                        )
+                        .with_label(service.span, "its release job is named `<service>-release`")
+                        .with_help("rename one of the services"),
+                    );
+                } else {
+                    compose_names.insert(job, service);
+                }
+            }
+            for volume in service.volumes.keys() {
+                let name = service.volume_name(volume);
+                if let Some(other) = volume_names.get(&name) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0108",
+                            format!("the volume `{volume}` of `{}` and a volume of `{}` are both named `{name}`", service.name, other.name),
+                            service.span,
+                            "same volume name",
+                        )
+                        .with_label(other.span, "the other one")
+                        .with_help("volumes are named `<service>-<volume>`; rename a volume or a service"),
+                    );
+                } else {
+                    volume_names.insert(name, service);
+                }
+            }
+        }
+        let mut published: IndexMap<u16, &Service> = IndexMap::new();
+        let mut routes: IndexMap<&str, &Service> = IndexMap::new();
+        for service in services.values() {
+            let field_span = |field: &str| instances[&service.name].values.get(field).map_or(service.span, |(_, span)| *span);
+            if let Some(port) = service.publish {
+                let publish_span = field_span(if instances[&service.name].values.contains_key("publish") { "publish" } else { "port" });
+                if proxy.is_some() && (port == 80 || port == 443) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0301",
+                            format!("host port {port} belongs to the proxy"),
+                            publish_span,
+                            format!("`{}` would publish 127.0.0.1:{port}", service.name),
+                        )
+                        .with_help("nginx listens on 80 and 443 on the host; publish the service on another port: `publish = 8080`"),
+                    );
+                } else if let Some(first) = published.get(&port) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0301",
+                            format!("host port {port} is published by both `{}` and `{}`", first.name, service.name),
+                            field_span(if service.route.is_some() && !instances[&service.name].values.contains_key("publish") {
+                                "port"
+                            } else {
+                                "publish"
+                            }),
+                            format!("`{}` publishes 127.0.0.1:{port}", service.name),
+                        )
+                        .with_label(first.span, format!("`{}` publishes it first", first.name))
+                        .with_help(format!("give one of them another host port: `publish = {}`", port.saturating_add(1))),
+                    );
+                } else {
+                    published.insert(port, service);
+                }
+            }
+            if let Some(route) = &service.route {
+                if proxy.is_none() {
+                    self.error(
+                        Diagnostic::error(
+                            "E0302",
+                            format!("service `{}` has a route but the stack has no proxy", service.name),
+                            field_span("route"),
+                            "routed here",
+                        )
+                        .with_help("add `proxy nginx { tls = letsencrypt }` to the stack, or remove the route"),
+                    );
+                }
+                if let Some(first) = routes.get(route.as_str()) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0304",
+                            format!("route `{route}` is taken by both `{}` and `{}`", first.name, service.name),
+                            field_span("route"),
+                            "same route",
+                        )
+                        .with_label(field_span_of(instances, first, "route"), format!("`{}` has it first", first.name))
+                        .with_help("give each service its own path prefix, like \"/api/\""),
+                    );
+                } else {
+                    routes.insert(route, service);
+                }
+            }
+            let no_backup = service.fields.get("backup").and_then(serde_json::Value::as_str) == Some(super::types::NO_BACKUP);
+            if !service.stateful && service.backup.is_none() && !no_backup && !service.volumes.is_empty() {
+                let names: Vec<String> = service.volumes.keys().map(|volume| format!("`{volume}`")).collect();
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        "W0005",
+                        format!("the {} {} of service `{}` {} never backed up", if names.len() == 1 { "volume" } else { "volumes" }, names.join(", "), service.name, if names.len() == 1 { "is" } else { "are" }),
+                        service.span,
+                        "its files are in no backup",
+                    )
+                    .with_help("add `backup = daily(at: \"02:00\", keep: 7d)` (each volume is archived with tar), or `backup = none()` if it holds nothing worth keeping"),
+                );
+            }
+            self.secrets_in_configuration(service);
+            if service.stateful && service.backup.is_none() && !no_backup {
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        "W0001",
+                        format!("stateful service `{}` has no backup", service.name),
+                        service.span,
+                        "its data is never backed up",
+                    )
+                    .with_help("add `backup = daily(at: \"02:00\", keep: 7d)`, or `backup = none()` if its data can be lost"),
+                );
+            }
+        }
+        if let (Some(proxy), Some(span)) = (proxy, proxy_span) {
+            if settings.domain.is_none() {
+                self.error(
+                    Diagnostic::error("E0106", "the proxy needs the stack's `domain`", span, "proxy declared here")
+                        .with_help("add `domain = \"app.example.com\"` to the `stack` block"),
+                );
+            }
+            if proxy.fields.get("tls").and_then(|v| v.as_str()) == Some("letsencrypt") && settings.acme_email.is_none() {
+                self.error(
+                    Diagnostic::error("E0106", "Let's Encrypt needs the stack's `acme_email`", span, "tls = letsencrypt")
+                        .with_help("add `acme_email = \"ops@example.com\"` to the `stack` block: expiry warnings go there"),
+                );
+            }
+            if proxy.routes.is_empty() {
+                self.diagnostics.push(
+                    Diagnostic::warning("W0004", "the proxy routes no service", span, "proxy declared here")
+                        .with_help("give the service users reach a `route = \"/\"`"),
+                );
+            }
+        }
+    }
+
+    /// W0006: a secret the Compose target can't deliver as a file. The
+    /// images ragc builds read files through their entrypoint, and kinds
+    /// say `file NAME = ...`; a prebuilt image's environment, a profile's
+    /// environment and a command line stay visible to `docker inspect`.
+    pub(super) fn secrets_in_configuration(&mut self, service: &Service) {
+        let mut exposed: Vec<String> = Vec::new();
+        if service.build.is_none() {
+            exposed
+                .extend(service.env.iter().filter(|(_, value)| value.is_secret()).map(|(name, _)| format!("`{name}` in its environment")));
+        }
+        exposed.extend(
+            service.prod.env.iter().filter(|(_, value)| value.is_secret()).map(|(name, _)| format!("`{name}` in its `prod` environment")),
+        );
+        let commands = service.command.iter().chain(&service.prod.command).chain(&service.release);
+        if commands.flatten().any(Text::is_secret) {
+            exposed.push("its command line".to_string());
+        }
+        if exposed.is_empty() {
+            return;
+        }
+        self.diagnostics.push(
+            Diagnostic::warning(
+                "W0006",
+                format!("service `{}` gets a secret through {}", service.name, exposed.join(" and ")),
+                service.span,
+                "`docker inspect` shows this secret",
+            )
+            .with_help(
+                "when the image reads the value from a file (many read `NAME_FILE`), give it one in a kind: `file NAME = \"{{ field }}\"`, mounted at /run/secrets/NAME (docs/LANGUAGE.md, \"Secrets as files\")",
+            ),
+        );
+    }
+}
+
+pub(super) fn field_span_of(instances: &IndexMap<String, Instance<'_>>, service: &Service, field: &str) -> Span {
+    instances.get(&service.name).and_then(|instance| instance.values.get(field)).map_or(service.span, |(_, span)| *span)
 }

@@ -1,0 +1,546 @@
+//! Bind: a service's references to other services and secrets resolved,
+//! and its model built.
+//!
+//! Input: one [`Instance`] and every other. Output: a [`Service`] with its
+//! environment, profiles, image (through `from` chains), ports, route,
+//! health, volumes and `depends_on`.
+//! Invariant: every service or secret a built service names exists.
+
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use super::block::{self};
+use super::interp::{self};
+use super::properties::PropertySource;
+use super::resolve::{
+    is_container_path, is_image_reference, record_expected, string_problem, template_error, undeclared_secret, unknown_service,
+    val_to_json, Instance, Resolver,
+};
+use super::types::{check_value, HealthForm, Type, Val};
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::model::{Build, Condition, Health, HealthTest, Part, Profile, Service, Text};
+use crate::syntax::{Block, Entry, EntryKind, Expr, ExprKind, Span};
+
+impl<'k> Resolver<'k> {
+    /// Pass two: binds references to other services and builds the model.
+    #[allow(clippy::too_many_lines)]
+    pub(super) fn service(&mut self, instance: &Instance<'_>, all: &IndexMap<String, Instance<'_>>) -> Option<Service> {
+        let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        let name = instance.name.name.clone();
+        let mut depends_on: IndexMap<String, Condition> = IndexMap::new();
+        let mut env = IndexMap::new();
+        if let Some(PropertySource::Kind(Expr { kind: ExprKind::Record(block), .. })) =
+            instance.kind.properties.get("env").map(PropertySource::Kind)
+        {
+            for entry in &block.entries {
+                if let EntryKind::Assign { name: var, value } = &entry.kind {
+                    if let Some(text) = self.render(value, self.context(instance)) {
+                        env.insert(var.name.clone(), text);
+                    }
+                }
+            }
+        }
+        for (var, value) in &instance.env {
+            if let Some(text) = self.env_value(value, instance, all, &mut depends_on) {
+                env.insert(var.name.clone(), text);
+            }
+        }
+        let (dev, prod) = (
+            self.profile(instance.dev.as_ref(), instance, all, &mut depends_on),
+            self.profile(instance.prod.as_ref(), instance, all, &mut depends_on),
+        );
+
+        let mut build = instance.kind.properties.get("build").and_then(|expr| match &expr.kind {
+            ExprKind::Str(template) => {
+                Some(Build { template: template.clone(), owner: name.clone(), ignore: Vec::new(), dev_target: None, dev_keep: Vec::new() })
+            }
+            _ => None,
+        });
+        if let Some(build) = &mut build {
+            build.ignore = self.literal_list(instance, "dockerignore");
+            build.dev_target = self.property_text(instance, "dev_target").and_then(|t| t.as_literal());
+            build.dev_keep = self.literal_list(instance, "dev_keep");
+        }
+        let mut image = self.property_text(instance, "image").and_then(|text| text.as_literal());
+        let mut from_failed = false;
+        let mut inherited_digest: Option<String> = None;
+        let mut workdir = self.property_text(instance, "workdir").and_then(|t| t.as_literal());
+        if let Some((Val::Service(from), span)) = instance.values.get("from") {
+            // Follow `from` through other services to the one that has an image.
+            let mut current = from;
+            let mut seen = vec![name.as_str()];
+            loop {
+                let Some(origin) = all.get(&current.name) else {
+                    self.error(unknown_service(current, self.suggestible(all.keys())));
+                    from_failed = true;
+                    break;
+                };
+                if seen.contains(&current.name.as_str()) {
+                    self.error(
+                        Diagnostic::error("E0203", format!("service `{name}` takes its image from itself"), *span, "points back here")
+                            .with_help("`from` names another service that is built or has an `image`"),
+                    );
+                    from_failed = true;
+                    break;
+                }
+                seen.push(current.name.as_str());
+                if let Some(Expr { kind: ExprKind::Str(template), .. }) = origin.kind.properties.get("build") {
+                    let dev_target = self.property_text(origin, "dev_target").and_then(|t| t.as_literal());
+                    let dev_keep = self.literal_list(origin, "dev_keep");
+                    build =
+                        Some(Build { template: template.clone(), owner: current.name.clone(), ignore: Vec::new(), dev_target, dev_keep });
+                    workdir = self.property_text(origin, "workdir").and_then(|t| t.as_literal());
+                    break;
+                }
+                if let Some(origin_image) = self.property_text(origin, "image").and_then(|text| text.as_literal()) {
+                    image = Some(origin_image);
+                    inherited_digest.clone_from(&origin.digest);
+                    break;
+                }
+                if let Some((Val::Service(next), _)) = origin.values.get("from") {
+                    current = next;
+                    continue;
+                }
+                self.error(
+                    Diagnostic::error("E0206", format!("`{}` has no image to share", current.name), from.span, "no image")
+                        .with_help("`from` names a service that is built or has an `image`"),
+                );
+                from_failed = true;
+                break;
+            }
+        }
+        let image = match (&build, image) {
+            // Built images get no name: Compose names them after the project and
+            // service, and an `image:` tag would be a mutable, unpinned reference.
+            (Some(_), _) => {
+                if instance.digest.is_some() {
+                    self.error(
+                        Diagnostic::error(
+                            "E0107",
+                            format!("service `{name}` is built here, so it has no digest to pin"),
+                            instance.span,
+                            "built from source",
+                        )
+                        .with_help("`digest` pins prebuilt images; remove it"),
+                    );
+                }
+                None
+            }
+            (None, Some(image)) => {
+                if inherited_digest.is_none() {
+                    self.check_pinned(&image, instance);
+                }
+                Some(match instance.digest.as_ref().or(inherited_digest.as_ref()) {
+                    Some(digest) => format!("{image}@{digest}"),
+                    None => image,
+                })
+            }
+            (None, None) => {
+                if !from_failed {
+                    self.error(
+                        Diagnostic::error(
+                            "E0401",
+                            format!("kind `{}` gives no image", instance.kind.name.name),
+                            instance.kind.name.span,
+                            "no `image` or `build`",
+                        )
+                        .with_help("a kind sets `image = \"...\"` or `build = \"python\"`, or declares `field from : service`"),
+                    );
+                }
+                None
+            }
+        };
+        let base_image = if build.as_ref().is_some_and(|b| b.owner == name) {
+            self.property_text(instance, "base_image").and_then(|t| t.as_literal())
+        } else {
+            None
+        };
+        for reference in image.iter().chain(base_image.iter()) {
+            let reference = reference.split_once('@').map_or(reference.as_str(), |(name, _)| name);
+            if !is_image_reference(reference) {
+                let span = instance.values.get("image").or_else(|| instance.values.get("version")).map_or(instance.span, |(_, span)| *span);
+                self.error(
+                    Diagnostic::error("E0107", format!("`{reference}` is not an image reference"), span, "invalid image").with_help(
+                        "an image is `[registry/]name[:tag]`, like `postgres:16.4-alpine`; versions are letters, digits, `.`, `_` and `-`",
+                    ),
+                );
+            }
+        }
+
+        let port = self.port(instance);
+        let route = match instance.values.get("route") {
+            Some((Val::Str(route), span)) => {
+                if !route.starts_with('/')
+                    || route.contains(char::is_whitespace)
+                    || route.contains(['{', '}', ';', '"', '\'', '\\', '$', '#'])
+                {
+                    self.error(Diagnostic::error("E0107", format!("`{route}` is not a route path"), *span, "invalid route").with_help(
+                        "a route is a URL path prefix like \"/\" or \"/api/\", without spaces, quotes, braces, `;`, `$` or `#`",
+                    ));
+                }
+                if port.is_none() {
+                    self.error(
+                        Diagnostic::error("E0106", format!("service `{name}` has a route but no `port`"), *span, "routed here")
+                            .with_help("add `port = 8000`: the proxy needs to know where the service listens"),
+                    );
+                }
+                Some(route.clone())
+            }
+            _ => None,
+        };
+        let publish = match instance.values.get("publish") {
+            Some((Val::Int(host), span)) => {
+                if port.is_none() {
+                    self.error(
+                        Diagnostic::error("E0106", format!("service `{name}` publishes a port but has no `port`"), *span, "published here")
+                            .with_help("add `port = ...`: the port the service listens on inside its container"),
+                    );
+                }
+                u16::try_from(*host).ok()
+            }
+            _ => route.as_ref().and(port),
+        };
+        let mut health = self.health(instance);
+        if health.is_none() && instance.values.contains_key("from") {
+            // The shared image's HEALTHCHECK probes the other service's port,
+            // and a disabled one makes `up --wait` fail ("no healthcheck
+            // configured"): without its own `health`, the check is that the
+            // main process is alive.
+            let alive = ["sh", "-c", "kill -0 1"].map(String::from).to_vec();
+            health = Some(Health { test: HealthTest::Cmd(alive), interval: 30, timeout: 5, retries: 3, start_period: 10 });
+        }
+        let release = match instance.values.get("release") {
+            Some((Val::Str(line), span)) => self.split_command(&Text::literal(line.clone()), *span),
+            _ => None,
+        };
+        let command = self.command(instance, "command");
+        let mut volumes: IndexMap<String, String> = IndexMap::new();
+        for (volume, expr) in &instance.kind.volumes {
+            if let Some(path) = self.render(expr, self.context(instance)).and_then(|t| t.as_literal()) {
+                if !is_container_path(&path) {
+                    self.error(
+                        Diagnostic::error("E0107", format!("volume `{volume}` is mounted at `{}`", path.escape_default()), expr.span, "not an absolute path")
+                            .with_help("a volume is mounted at an absolute path inside the container, like \"/data\": letters, digits, `.`, `_`, `-`, `/`"),
+                    );
+                }
+                volumes.insert(volume.clone(), path);
+            }
+        }
+        for (volume, (path, _)) in &instance.volumes {
+            volumes.insert(volume.clone(), path.clone());
+        }
+        let mut files = IndexMap::new();
+        for (file, expr) in &instance.kind.files {
+            if let Some(contents) = self.render(expr, self.context(instance)) {
+                files.insert(file.clone(), contents);
+            }
+        }
+        let stateful = self.property_bool(instance, "stateful").unwrap_or(false);
+        let backup = match instance.values.get("backup") {
+            Some((Val::Schedule(schedule), span)) => {
+                if !stateful && volumes.is_empty() {
+                    self.error(
+                        Diagnostic::error("E0303", format!("service `{name}` keeps no state to back up"), *span, "nothing to back up")
+                            .with_help(
+                                "backups apply to stateful services (databases, caches, stores) and to services with a named `volume`",
+                            ),
+                    );
+                }
+                Some(schedule.clone())
+            }
+            _ => None,
+        };
+        if release.is_some() {
+            depends_on.insert(format!("{name}-release"), Condition::ServiceCompletedSuccessfully);
+        }
+        // A service running the image of one with a `release` (a worker)
+        // starts only after that release ran: the migration comes first.
+        let mut current = instance.values.get("from");
+        let mut hops = 0;
+        while let Some((Val::Service(from), _)) = current {
+            let Some(origin) = all.get(&from.name).filter(|_| hops < all.len()) else { break };
+            if origin.values.contains_key("release") {
+                depends_on.insert(format!("{}-release", from.name), Condition::ServiceCompletedSuccessfully);
+            }
+            current = origin.values.get("from");
+            hops += 1;
+        }
+        // Only the fields that have values: one map per service, and the
+        // unset ones (null to templates) are the kind's, kept once per kind.
+        let mut fields = IndexMap::with_capacity(instance.values.len());
+        for (field_name, (val, _)) in &instance.values {
+            fields.insert(field_name.clone(), val_to_json(val, instance.secret_vars.get(field_name).map(String::as_str)));
+        }
+        if let Some(path) = workdir.as_ref().filter(|path| !is_container_path(path)) {
+            let span = instance.kind.properties.get("workdir").map_or(instance.span, |expr| expr.span);
+            self.error(
+                Diagnostic::error("E0107", format!("`workdir` is `{}`", path.escape_default()), span, "not an absolute path")
+                    .with_help("the working directory is an absolute path inside the image, like \"/app\""),
+            );
+        }
+        for path in build.iter().flat_map(|build| &build.dev_keep) {
+            if path.is_empty()
+                || path.starts_with('/')
+                || !is_container_path(&format!("/{path}"))
+                || path.split('/').any(|part| part == "..")
+            {
+                let span = instance.kind.properties.get("dev_keep").map_or(instance.span, |expr| expr.span);
+                self.error(
+                    Diagnostic::error(
+                        "E0107",
+                        format!("`dev_keep` holds `{}`", path.escape_default()),
+                        span,
+                        "not a path inside `workdir`",
+                    )
+                    .with_help("name a directory relative to the working directory, like \"node_modules\""),
+                );
+            }
+        }
+        let failed = self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before;
+        if failed {
+            return None;
+        }
+        Some(Service {
+            name: name.clone(),
+            kind: instance.kind.name.name.clone(),
+            image,
+            base_image,
+            digest: instance.digest.is_some() || inherited_digest.is_some(),
+            build,
+            command,
+            workdir,
+            port,
+            publish,
+            health,
+            route,
+            release,
+            stateful,
+            read_only: self.property_bool(instance, "read_only").unwrap_or(false),
+            tmpfs: self.literal_list(instance, "tmpfs"),
+            cap_add: self.literal_list(instance, "cap_add"),
+            user: self.property_text(instance, "run_as").and_then(|t| t.as_literal()),
+            env,
+            volumes,
+            files,
+            limits: self.limits_with_defaults(instance),
+            backup,
+            depends_on,
+            networks: Vec::new(),
+            dev,
+            prod,
+            fields,
+            span: instance.span,
+        })
+    }
+
+    pub(super) fn check_pinned(&mut self, image: &str, instance: &Instance<'_>) {
+        if instance.digest.is_some() {
+            return;
+        }
+        let last = image.rsplit('/').next().unwrap_or(image);
+        let tag = last.split_once(':').map(|(_, tag)| tag);
+        let problem = match tag {
+            None => Some("has no tag, so it means `latest`".to_string()),
+            Some(tag) if tag == "latest" || tag.starts_with("latest-") => Some("is tagged `latest`".to_string()),
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            let span = instance.values.get("image").or_else(|| instance.values.get("version")).map_or(instance.span, |(_, span)| *span);
+            self.diagnostics.push(
+                Diagnostic::warning("W0002", format!("image `{image}` {problem}"), span, "unpinned image")
+                    .with_help("pin a version, like `postgres:16.4-alpine`, so that every deploy runs what was tested"),
+            );
+        }
+    }
+
+    pub(super) fn env_value(
+        &mut self,
+        value: &Expr,
+        instance: &Instance<'_>,
+        all: &IndexMap<String, Instance<'_>>,
+        depends_on: &mut IndexMap<String, Condition>,
+    ) -> Option<Text> {
+        match &value.kind {
+            ExprKind::Str(text) => {
+                if let Some(diagnostic) = string_problem(&Val::Str(text.clone()), value.span) {
+                    self.error(diagnostic);
+                    return None;
+                }
+                Some(Text::literal(text.clone()))
+            }
+            ExprKind::Int(n) => Some(Text::literal(n.to_string())),
+            ExprKind::Float(n) => Some(Text::literal(n.to_string())),
+            ExprKind::Bool(b) => Some(Text::literal(b.to_string())),
+            ExprKind::Size { text, .. } | ExprKind::Duration { text, .. } => Some(Text::literal(text.clone())),
+            ExprKind::Path(parts) if parts.len() == 1 => {
+                let target = &parts[0];
+                if let Some(var) = self.secret_names.get(&target.name) {
+                    return Some(Text(vec![Part::Secret(var.clone())]));
+                }
+                if let Some(other) = all.get(&target.name) {
+                    let exports: Vec<&str> = other.kind.exports.keys().map(String::as_str).collect();
+                    let example = exports.first().copied().unwrap_or("host");
+                    self.error(
+                        Diagnostic::error(
+                            "E0205",
+                            format!("`{}` is a service; name one of its attributes", target.name),
+                            target.span,
+                            "a service, not a value",
+                        )
+                        .with_help(format!(
+                            "write `{}.{example}`; `{}` exports {}",
+                            target.name,
+                            target.name,
+                            exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+                        )),
+                    );
+                    return None;
+                }
+                self.error(undeclared_secret(target, self.suggestible(self.secret_names.keys())));
+                None
+            }
+            ExprKind::Path(parts) => {
+                let target = &parts[0];
+                let Some(other) = all.get(&target.name) else {
+                    self.error(unknown_service(target, self.suggestible(all.keys())));
+                    return None;
+                };
+                let attribute = &parts[1];
+                let Some(template) = other.kind.exports.get(&attribute.name) else {
+                    self.error(
+                        Diagnostic::error(
+                            "E0202",
+                            format!("service `{}` has no attribute `{}`", target.name, attribute.name),
+                            attribute.span,
+                            "unknown attribute",
+                        )
+                        .with_help(did_you_mean(&attribute.name, other.kind.exports.keys().map(String::as_str))),
+                    );
+                    return None;
+                };
+                if parts.len() > 2 {
+                    self.error(
+                        Diagnostic::error("E0202", "attributes have no attributes", parts[2].span, "unexpected")
+                            .with_help(format!("write `{}.{}`", target.name, attribute.name)),
+                    );
+                    return None;
+                }
+                if target.name == instance.name.name {
+                    self.error(
+                        Diagnostic::error("E0203", format!("service `{}` refers to itself", target.name), target.span, "self-reference")
+                            .with_help("a service reaches itself on localhost; set the value directly"),
+                    );
+                    return None;
+                }
+                let ExprKind::Str(template) = &template.kind else { return None };
+                let sole = interp::sole_variable(template).and_then(|name| self.context_value(other, name));
+                let rendered = match sole.as_ref().and_then(Value::as_str) {
+                    Some(value) => interp::rendered(value),
+                    None => self.interp.render(template, &self.build_context(other)),
+                };
+                match rendered {
+                    Ok(text) => {
+                        let condition = if other_has_health(other) { Condition::ServiceHealthy } else { Condition::ServiceStarted };
+                        depends_on.insert(target.name.clone(), condition);
+                        Some(text)
+                    }
+                    Err(message) => {
+                        // An export over an optional field the service leaves unset.
+                        let unset =
+                            other.kind.fields.keys().find(|field| !other.values.contains_key(*field) && template.contains(field.as_str()));
+                        self.error(match unset {
+                            Some(field) => Diagnostic::error(
+                                "E0202",
+                                format!("`{}.{}` is not available: `{}` has no `{field}`", target.name, attribute.name, target.name),
+                                attribute.span,
+                                "not set",
+                            )
+                            .with_help(format!("set `{field} = ...` on service `{}`", target.name)),
+                            None => template_error(template_span(other, &attribute.name), &message),
+                        });
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        "E0104",
+                        format!("an environment variable can't be {}", value.kind.describe()),
+                        value.span,
+                        "not a value",
+                    )
+                    .with_help("write a string, a number, a secret's name or a service attribute like `db.url`"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn profile(
+        &mut self,
+        block: Option<&Block>,
+        instance: &Instance<'_>,
+        all: &IndexMap<String, Instance<'_>>,
+        depends_on: &mut IndexMap<String, Condition>,
+    ) -> Profile {
+        let mut profile = Profile::default();
+        let Some(block) = block else { return profile };
+        let not_override = |entry: &Entry| {
+            Diagnostic::error("E0109", "profiles override `command`, `release`, `env` and `limits`", entry.span, "not an override")
+                .with_help("write `dev { command = \"...\" }`")
+        };
+        block::assignments(self, block, not_override, |this, name, value| match name.name.as_str() {
+            "command" => match check_value(value, &Type::String) {
+                Ok(Val::Str(line)) => profile.command = this.split_command(&Text::literal(line), value.span),
+                Ok(_) => {}
+                Err(error) => this.error(error),
+            },
+            "env" => match &value.kind {
+                ExprKind::Record(block) => {
+                    for (var, expr) in this.env_entries(block) {
+                        if let Some(text) = this.env_value(expr, instance, all, depends_on) {
+                            profile.env.insert(var.name.clone(), text);
+                        }
+                    }
+                }
+                _ => this.error(record_expected("env", value)),
+            },
+            "release" => match check_value(value, &Type::String) {
+                Ok(Val::Str(line)) => {
+                    if !instance.values.contains_key("release") {
+                        this.error(
+                            Diagnostic::error(
+                                "E0109",
+                                format!("service `{}` has no `release` to override", instance.name.name),
+                                name.span,
+                                "no release",
+                            )
+                            .with_help("set `release = \"...\"` on the service; a profile changes the command it runs"),
+                        );
+                    }
+                    profile.release = this.split_command(&Text::literal(line), value.span);
+                }
+                Ok(_) => {}
+                Err(error) => this.error(error),
+            },
+            "limits" => profile.limits = Some(this.limits(value)),
+            other => this.error(
+                Diagnostic::error("E0109", format!("`{other}` can't be overridden per profile"), name.span, "not overridable")
+                    .with_help("profiles override `command`, `release`, `env` and `limits`; set other fields on the service itself"),
+            ),
+        });
+        profile
+    }
+}
+
+pub(super) fn other_has_health(instance: &Instance<'_>) -> bool {
+    match instance.values.get("health") {
+        Some((Val::Health(spec), _)) => spec.form != HealthForm::None,
+        _ => instance.kind.properties.contains_key("health"),
+    }
+}
+
+pub(super) fn template_span(instance: &Instance<'_>, export: &str) -> Span {
+    instance.kind.exports.get(export).map_or(instance.kind.name.span, |expr| expr.span)
+}
