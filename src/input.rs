@@ -8,6 +8,7 @@
 //! any file the user can read (`/proc/self/environ`, a key) and a FIFO
 //! would block the compile forever.
 
+use crate::diag::Code;
 use std::fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -35,7 +36,7 @@ pub struct Input {
 #[derive(Debug)]
 pub struct InputError {
     /// E0002 (can't be read as a stack) or E0005 (not a regular file).
-    pub code: &'static str,
+    pub code: Code,
     pub path: PathBuf,
     pub message: String,
     pub help: Option<String>,
@@ -43,13 +44,13 @@ pub struct InputError {
 
 impl InputError {
     fn new(path: &Path, message: impl Into<String>) -> Self {
-        InputError { code: "E0002", path: path.to_path_buf(), message: message.into(), help: None }
+        InputError { code: Code::E0002, path: path.to_path_buf(), message: message.into(), help: None }
     }
 
     /// A link or special file where ragc reads a kind file or template.
     fn not_regular(path: &Path, what: &str) -> Self {
         InputError {
-            code: "E0005",
+            code: Code::E0005,
             path: path.to_path_buf(),
             message: format!("is {what}, not a regular file"),
             help: Some(

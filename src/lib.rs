@@ -13,14 +13,13 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod emit;
-pub mod explain;
 pub mod input;
 pub mod model;
 pub mod plan;
 pub mod stdlib;
 pub mod syntax;
 
-use crate::diag::{Diagnostic, Sources};
+use crate::diag::{Code, Diagnostic, Sources};
 use crate::emit::EmitOptions;
 use crate::input::Input;
 use crate::model::Stack;
@@ -52,7 +51,7 @@ pub fn analyze(input: &Input) -> Compilation {
     let file_span = Span::new(stack_file, 0, 0);
     if let Some(offset) = input.invalid_utf8_at {
         diagnostics.push(
-            Diagnostic::error("E0002", "file is not valid UTF-8", Span::new(stack_file, offset, offset + 1), "invalid byte here")
+            Diagnostic::error(Code::E0002, "file is not valid UTF-8", Span::new(stack_file, offset, offset + 1), "invalid byte here")
                 .with_help("save the stack file as UTF-8"),
         );
         return Compilation { sources, stack: None, diagnostics, stack_file };
@@ -70,7 +69,7 @@ pub fn analyze(input: &Input) -> Compilation {
         let hidden = diagnostics.len() - MAX_DIAGNOSTICS;
         diagnostics.truncate(MAX_DIAGNOSTICS);
         diagnostics.push(
-            Diagnostic::error("E0701", format!("{hidden} more diagnostics are not shown"), file_span, "the first ones are above")
+            Diagnostic::error(Code::E0701, format!("{hidden} more diagnostics are not shown"), file_span, "the first ones are above")
                 .with_help("fix these and check again"),
         );
     }

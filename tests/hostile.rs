@@ -78,7 +78,7 @@ fn generated(text: &str, name: &str) -> String {
     let start = Instant::now();
     let (compilation, _) = ragc::compile(&input, &EmitOptions::default());
     let rendered = diagnose(&input, name);
-    let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code.as_str()).collect();
     eprintln!("{name}: {} bytes, {:?}", text.len(), start.elapsed());
     summarise(&rendered, &codes)
 }
@@ -205,7 +205,7 @@ fn generated_truncations_of_every_example() {
             cuts += 1;
             let input = Input::from_text("cut.rag", &text[..offset]);
             let (compilation, plan) = ragc::compile(&input, &EmitOptions::default());
-            let first = compilation.diagnostics.iter().find(|d| d.is_error()).map_or("compiles", |d| d.code);
+            let first = compilation.diagnostics.iter().find(|d| d.is_error()).map_or("compiles", |d| d.code.as_str());
             // A cut between two whole declarations leaves a shorter, valid stack.
             assert_eq!(plan.is_some(), first == "compiles");
             *counts.entry(first.to_string()).or_default() += 1;

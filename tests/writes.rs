@@ -69,7 +69,7 @@ fn env_values(dir: &Path) -> indexmap::IndexMap<String, String> {
 }
 
 fn codes(problems: &[disk::Problem]) -> Vec<&str> {
-    problems.iter().map(|p| p.code).collect()
+    problems.iter().map(|p| p.code.as_str()).collect()
 }
 
 #[cfg(unix)]

@@ -17,7 +17,7 @@ use super::resolve::{
     val_to_json, Instance, Resolver,
 };
 use super::types::{check_value, HealthForm, Type, Val};
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::model::{Build, Condition, Health, HealthTest, Part, Profile, Service, Text};
 use crate::syntax::{Block, Entry, EntryKind, Expr, ExprKind, Span};
 
@@ -77,7 +77,7 @@ impl<'k> Resolver<'k> {
                 };
                 if seen.contains(&current.name.as_str()) {
                     self.error(
-                        Diagnostic::error("E0203", format!("service `{name}` takes its image from itself"), *span, "points back here")
+                        Diagnostic::error(Code::E0203, format!("service `{name}` takes its image from itself"), *span, "points back here")
                             .with_help("`from` names another service that is built or has an `image`"),
                     );
                     from_failed = true;
@@ -102,7 +102,7 @@ impl<'k> Resolver<'k> {
                     continue;
                 }
                 self.error(
-                    Diagnostic::error("E0206", format!("`{}` has no image to share", current.name), from.span, "no image")
+                    Diagnostic::error(Code::E0206, format!("`{}` has no image to share", current.name), from.span, "no image")
                         .with_help("`from` names a service that is built or has an `image`"),
                 );
                 from_failed = true;
@@ -116,7 +116,7 @@ impl<'k> Resolver<'k> {
                 if instance.digest.is_some() {
                     self.error(
                         Diagnostic::error(
-                            "E0107",
+                            Code::E0107,
                             format!("service `{name}` is built here, so it has no digest to pin"),
                             instance.span,
                             "built from source",
@@ -139,7 +139,7 @@ impl<'k> Resolver<'k> {
                 if !from_failed {
                     self.error(
                         Diagnostic::error(
-                            "E0401",
+                            Code::E0401,
                             format!("kind `{}` gives no image", instance.kind.name.name),
                             instance.kind.name.span,
                             "no `image` or `build`",
@@ -160,7 +160,7 @@ impl<'k> Resolver<'k> {
             if !is_image_reference(reference) {
                 let span = instance.values.get("image").or_else(|| instance.values.get("version")).map_or(instance.span, |(_, span)| *span);
                 self.error(
-                    Diagnostic::error("E0107", format!("`{reference}` is not an image reference"), span, "invalid image").with_help(
+                    Diagnostic::error(Code::E0107, format!("`{reference}` is not an image reference"), span, "invalid image").with_help(
                         "an image is `[registry/]name[:tag]`, like `postgres:16.4-alpine`; versions are letters, digits, `.`, `_` and `-`",
                     ),
                 );
@@ -174,13 +174,13 @@ impl<'k> Resolver<'k> {
                     || route.contains(char::is_whitespace)
                     || route.contains(['{', '}', ';', '"', '\'', '\\', '$', '#'])
                 {
-                    self.error(Diagnostic::error("E0107", format!("`{route}` is not a route path"), *span, "invalid route").with_help(
+                    self.error(Diagnostic::error(Code::E0107, format!("`{route}` is not a route path"), *span, "invalid route").with_help(
                         "a route is a URL path prefix like \"/\" or \"/api/\", without spaces, quotes, braces, `;`, `$` or `#`",
                     ));
                 }
                 if port.is_none() {
                     self.error(
-                        Diagnostic::error("E0106", format!("service `{name}` has a route but no `port`"), *span, "routed here")
+                        Diagnostic::error(Code::E0106, format!("service `{name}` has a route but no `port`"), *span, "routed here")
                             .with_help("add `port = 8000`: the proxy needs to know where the service listens"),
                     );
                 }
@@ -192,8 +192,13 @@ impl<'k> Resolver<'k> {
             Some((Val::Int(host), span)) => {
                 if port.is_none() {
                     self.error(
-                        Diagnostic::error("E0106", format!("service `{name}` publishes a port but has no `port`"), *span, "published here")
-                            .with_help("add `port = ...`: the port the service listens on inside its container"),
+                        Diagnostic::error(
+                            Code::E0106,
+                            format!("service `{name}` publishes a port but has no `port`"),
+                            *span,
+                            "published here",
+                        )
+                        .with_help("add `port = ...`: the port the service listens on inside its container"),
                     );
                 }
                 u16::try_from(*host).ok()
@@ -219,7 +224,7 @@ impl<'k> Resolver<'k> {
             if let Some(path) = self.render(expr, self.context(instance)).and_then(|t| t.as_literal()) {
                 if !is_container_path(&path) {
                     self.error(
-                        Diagnostic::error("E0107", format!("volume `{volume}` is mounted at `{}`", path.escape_default()), expr.span, "not an absolute path")
+                        Diagnostic::error(Code::E0107, format!("volume `{volume}` is mounted at `{}`", path.escape_default()), expr.span, "not an absolute path")
                             .with_help("a volume is mounted at an absolute path inside the container, like \"/data\": letters, digits, `.`, `_`, `-`, `/`"),
                     );
                 }
@@ -240,7 +245,7 @@ impl<'k> Resolver<'k> {
             Some((Val::Schedule(schedule), span)) => {
                 if !stateful && volumes.is_empty() {
                     self.error(
-                        Diagnostic::error("E0303", format!("service `{name}` keeps no state to back up"), *span, "nothing to back up")
+                        Diagnostic::error(Code::E0303, format!("service `{name}` keeps no state to back up"), *span, "nothing to back up")
                             .with_help(
                                 "backups apply to stateful services (databases, caches, stores) and to services with a named `volume`",
                             ),
@@ -274,7 +279,7 @@ impl<'k> Resolver<'k> {
         if let Some(path) = workdir.as_ref().filter(|path| !is_container_path(path)) {
             let span = instance.kind.properties.get("workdir").map_or(instance.span, |expr| expr.span);
             self.error(
-                Diagnostic::error("E0107", format!("`workdir` is `{}`", path.escape_default()), span, "not an absolute path")
+                Diagnostic::error(Code::E0107, format!("`workdir` is `{}`", path.escape_default()), span, "not an absolute path")
                     .with_help("the working directory is an absolute path inside the image, like \"/app\""),
             );
         }
@@ -287,7 +292,7 @@ impl<'k> Resolver<'k> {
                 let span = instance.kind.properties.get("dev_keep").map_or(instance.span, |expr| expr.span);
                 self.error(
                     Diagnostic::error(
-                        "E0107",
+                        Code::E0107,
                         format!("`dev_keep` holds `{}`", path.escape_default()),
                         span,
                         "not a path inside `workdir`",
@@ -347,7 +352,7 @@ impl<'k> Resolver<'k> {
         if let Some(problem) = problem {
             let span = instance.values.get("image").or_else(|| instance.values.get("version")).map_or(instance.span, |(_, span)| *span);
             self.diagnostics.push(
-                Diagnostic::warning("W0002", format!("image `{image}` {problem}"), span, "unpinned image")
+                Diagnostic::warning(Code::W0002, format!("image `{image}` {problem}"), span, "unpinned image")
                     .with_help("pin a version, like `postgres:16.4-alpine`, so that every deploy runs what was tested"),
             );
         }
@@ -382,7 +387,7 @@ impl<'k> Resolver<'k> {
                     let example = exports.first().copied().unwrap_or("host");
                     self.error(
                         Diagnostic::error(
-                            "E0205",
+                            Code::E0205,
                             format!("`{}` is a service; name one of its attributes", target.name),
                             target.span,
                             "a service, not a value",
@@ -409,7 +414,7 @@ impl<'k> Resolver<'k> {
                 let Some(template) = other.kind.exports.get(&attribute.name) else {
                     self.error(
                         Diagnostic::error(
-                            "E0202",
+                            Code::E0202,
                             format!("service `{}` has no attribute `{}`", target.name, attribute.name),
                             attribute.span,
                             "unknown attribute",
@@ -420,15 +425,20 @@ impl<'k> Resolver<'k> {
                 };
                 if parts.len() > 2 {
                     self.error(
-                        Diagnostic::error("E0202", "attributes have no attributes", parts[2].span, "unexpected")
+                        Diagnostic::error(Code::E0202, "attributes have no attributes", parts[2].span, "unexpected")
                             .with_help(format!("write `{}.{}`", target.name, attribute.name)),
                     );
                     return None;
                 }
                 if target.name == instance.name.name {
                     self.error(
-                        Diagnostic::error("E0203", format!("service `{}` refers to itself", target.name), target.span, "self-reference")
-                            .with_help("a service reaches itself on localhost; set the value directly"),
+                        Diagnostic::error(
+                            Code::E0203,
+                            format!("service `{}` refers to itself", target.name),
+                            target.span,
+                            "self-reference",
+                        )
+                        .with_help("a service reaches itself on localhost; set the value directly"),
                     );
                     return None;
                 }
@@ -450,7 +460,7 @@ impl<'k> Resolver<'k> {
                             other.kind.fields.keys().find(|field| !other.values.contains_key(*field) && template.contains(field.as_str()));
                         self.error(match unset {
                             Some(field) => Diagnostic::error(
-                                "E0202",
+                                Code::E0202,
                                 format!("`{}.{}` is not available: `{}` has no `{field}`", target.name, attribute.name, target.name),
                                 attribute.span,
                                 "not set",
@@ -465,7 +475,7 @@ impl<'k> Resolver<'k> {
             _ => {
                 self.error(
                     Diagnostic::error(
-                        "E0104",
+                        Code::E0104,
                         format!("an environment variable can't be {}", value.kind.describe()),
                         value.span,
                         "not a value",
@@ -487,7 +497,7 @@ impl<'k> Resolver<'k> {
         let mut profile = Profile::default();
         let Some(block) = block else { return profile };
         let not_override = |entry: &Entry| {
-            Diagnostic::error("E0109", "profiles override `command`, `release`, `env` and `limits`", entry.span, "not an override")
+            Diagnostic::error(Code::E0109, "profiles override `command`, `release`, `env` and `limits`", entry.span, "not an override")
                 .with_help("write `dev { command = \"...\" }`")
         };
         block::assignments(self, block, not_override, |this, name, value| match name.name.as_str() {
@@ -511,7 +521,7 @@ impl<'k> Resolver<'k> {
                     if !instance.values.contains_key("release") {
                         this.error(
                             Diagnostic::error(
-                                "E0109",
+                                Code::E0109,
                                 format!("service `{}` has no `release` to override", instance.name.name),
                                 name.span,
                                 "no release",
@@ -526,7 +536,7 @@ impl<'k> Resolver<'k> {
             },
             "limits" => profile.limits = Some(this.limits(value)),
             other => this.error(
-                Diagnostic::error("E0109", format!("`{other}` can't be overridden per profile"), name.span, "not overridable")
+                Diagnostic::error(Code::E0109, format!("`{other}` can't be overridden per profile"), name.span, "not overridable")
                     .with_help("profiles override `command`, `release`, `env` and `limits`; set other fields on the service itself"),
             ),
         });

@@ -7,7 +7,7 @@
 
 use indexmap::IndexMap;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::syntax::{Block, Entry, EntryKind, Expr, Ident, Span};
 
 /// Somewhere a pass puts the problems it finds.
@@ -64,7 +64,7 @@ pub(super) fn assignments<'b, R: Report>(
 
 /// E0103: a name set a second time in one block.
 pub(super) fn duplicate_field(name: &Ident, first: Span) -> Diagnostic {
-    Diagnostic::error("E0103", format!("`{}` is set twice", name.name), name.span, "set again here")
+    Diagnostic::error(Code::E0103, format!("`{}` is set twice", name.name), name.span, "set again here")
         .with_label(first, "first set here")
         .with_help("remove one of them")
 }

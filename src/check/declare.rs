@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use super::block::{self};
 use super::resolve::{env_var, is_container_path, is_env_name, Resolver};
 use super::types::{check_value, Type, Val};
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::model::{Secret, Settings};
 use crate::syntax::{Block, Entry, Expr, Ident, Span};
 
@@ -83,13 +83,13 @@ impl<'k> Resolver<'k> {
         let errors_before = self.diagnostics.len();
         let mut values: IndexMap<&str, (String, Span)> = IndexMap::new();
         let not_setting = |entry: &Entry| {
-            Diagnostic::error("E0102", "the stack block holds only `name = value` settings", entry.span, "not a setting")
+            Diagnostic::error(Code::E0102, "the stack block holds only `name = value` settings", entry.span, "not a setting")
                 .with_help(format!("settings are {}", FIELDS.join(", ")))
         };
         block::assignments(self, body, not_setting, |this, name, value| {
             let Some(key) = FIELDS.iter().find(|field| **field == name.name) else {
                 this.error(
-                    Diagnostic::error("E0102", format!("the stack has no setting `{}`", name.name), name.span, "unknown setting")
+                    Diagnostic::error(Code::E0102, format!("the stack has no setting `{}`", name.name), name.span, "unknown setting")
                         .with_help(did_you_mean(&name.name, FIELDS)),
                 );
                 return;
@@ -98,7 +98,7 @@ impl<'k> Resolver<'k> {
                 Ok(Val::Str(text)) => {
                     if let Some(problem) = setting_problem(key, &text) {
                         this.error(
-                            Diagnostic::error("E0107", format!("invalid `{key}`: {problem}"), value.span, "invalid value")
+                            Diagnostic::error(Code::E0107, format!("invalid `{key}`: {problem}"), value.span, "invalid value")
                                 .with_help(setting_help(key)),
                         );
                     }
@@ -125,7 +125,7 @@ impl<'k> Resolver<'k> {
         let var = env_var(&name.name);
         if !is_env_name(&var) {
             self.error(
-                Diagnostic::error("E0502", format!("`{}` can't name a secret", name.name), name.span, "invalid name")
+                Diagnostic::error(Code::E0502, format!("`{}` can't name a secret", name.name), name.span, "invalid name")
                     .with_help("secret names become environment variables: letters, digits and `_`"),
             );
             return;
@@ -136,7 +136,7 @@ impl<'k> Resolver<'k> {
                     let first = first.span;
                     self.error(
                         Diagnostic::error(
-                            "E0108",
+                            Code::E0108,
                             format!("secret `{}` is stored as `{var}`, like an earlier secret", name.name),
                             name.span,
                             "same variable",
@@ -152,7 +152,7 @@ impl<'k> Resolver<'k> {
             }
             Ok(_) => self.error(
                 Diagnostic::error(
-                    "E0104",
+                    Code::E0104,
                     "a secret is declared with `generate(...)` or `required(...)`",
                     value.span,
                     "expected a secret source",

@@ -8,7 +8,7 @@ use indexmap::{IndexMap, IndexSet};
 
 use super::resolve::{Instance, Resolver};
 use super::types::Val;
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::model::{Network, Route, Service};
 
 impl<'k> Resolver<'k> {
@@ -50,7 +50,7 @@ impl<'k> Resolver<'k> {
                             cycle.push(next.clone());
                             let first = &services[&cycle[0]];
                             let mut diagnostic = Diagnostic::error(
-                                "E0203",
+                                Code::E0203,
                                 format!("dependency cycle: {}", cycle.join(" → ")),
                                 first.span,
                                 "this service is part of the cycle",

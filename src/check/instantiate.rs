@@ -18,7 +18,7 @@ use super::resolve::{
     undeclared_secret, val_to_json, Instance, Resolver,
 };
 use super::types::{check_default, check_rendered, check_value, Type, Val};
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::model::{Limits, Secret};
 use crate::syntax::{Block, Entry, EntryKind, Expr, ExprKind, Ident};
 
@@ -28,12 +28,12 @@ impl<'k> Resolver<'k> {
     #[allow(clippy::too_many_lines)]
     pub(super) fn instance(&mut self, name: &Ident, kind_name: &Ident, body: &Block) -> Option<Instance<'k>> {
         if !is_service_name(&name.name) {
-            self.error(Diagnostic::error("E0502", format!("`{}` is not a valid service name", name.name), name.span, "invalid name")
+            self.error(Diagnostic::error(Code::E0502, format!("`{}` is not a valid service name", name.name), name.span, "invalid name")
                 .with_help("service names become host names and volume names: lowercase letters, digits and `-`, starting with a letter, at most 63 characters"));
         }
         let Some(kind) = self.kinds.get(&kind_name.name) else {
             self.error(
-                Diagnostic::error("E0101", format!("unknown kind `{}`", kind_name.name), kind_name.span, "no such kind")
+                Diagnostic::error(Code::E0101, format!("unknown kind `{}`", kind_name.name), kind_name.span, "no such kind")
                     .with_help(did_you_mean(&kind_name.name, self.kinds.iter().filter(|(_, k)| !k.is_proxy()).map(|(n, _)| n.as_str())))
                     .with_help(format!("a kind of your own goes in `kinds/{}.rag` next to the stack file", kind_name.name)),
             );
@@ -41,8 +41,13 @@ impl<'k> Resolver<'k> {
         };
         if kind.is_proxy() {
             self.error(
-                Diagnostic::error("E0101", format!("`{}` is a proxy kind, not a service kind", kind_name.name), kind_name.span, "a proxy")
-                    .with_help(format!("declare it as `proxy {} {{ ... }}`", kind_name.name)),
+                Diagnostic::error(
+                    Code::E0101,
+                    format!("`{}` is a proxy kind, not a service kind", kind_name.name),
+                    kind_name.span,
+                    "a proxy",
+                )
+                .with_help(format!("declare it as `proxy {} {{ ... }}`", kind_name.name)),
             );
             return None;
         }
@@ -67,8 +72,13 @@ impl<'k> Resolver<'k> {
                 EntryKind::Field(decl) => {
                     let field = &decl.name;
                     self.error(
-                        Diagnostic::error("E0110", "fields are declared in kind files, not in services", field.span, "field declaration")
-                            .with_help(format!("set the field instead: `{} = ...`", field.name)),
+                        Diagnostic::error(
+                            Code::E0110,
+                            "fields are declared in kind files, not in services",
+                            field.span,
+                            "field declaration",
+                        )
+                        .with_help(format!("set the field instead: `{} = ...`", field.name)),
                     );
                 }
                 EntryKind::Labeled(labeled) => {
@@ -76,7 +86,7 @@ impl<'k> Resolver<'k> {
                     if label.name != "volume" {
                         self.error(
                             Diagnostic::error(
-                                "E0102",
+                                Code::E0102,
                                 format!("unknown declaration `{} {}`", label.name, volume.name),
                                 label.span,
                                 "unknown",
@@ -92,7 +102,7 @@ impl<'k> Resolver<'k> {
                     if !is_service_name(&volume.name) {
                         self.error(
                             Diagnostic::error(
-                                "E0502",
+                                Code::E0502,
                                 format!("`{}` is not a valid volume name", volume.name),
                                 volume.span,
                                 "invalid name",
@@ -105,7 +115,7 @@ impl<'k> Resolver<'k> {
                             if kind.volumes.contains_key(&volume.name) {
                                 self.error(
                                     Diagnostic::error(
-                                        "E0103",
+                                        Code::E0103,
                                         format!("kind `{}` already has a volume `{}`", kind.name.name, volume.name),
                                         volume.span,
                                         "declared again",
@@ -116,7 +126,7 @@ impl<'k> Resolver<'k> {
                             instance.volumes.insert(volume.name.clone(), (path, value.span));
                         }
                         Ok(_) => self.error(
-                            Diagnostic::error("E0107", "a volume is mounted at an absolute path", value.span, "not an absolute path")
+                            Diagnostic::error(Code::E0107, "a volume is mounted at an absolute path", value.span, "not an absolute path")
                                 .with_help("write the path inside the container, like \"/app/uploads\""),
                         ),
                         Err(error) => self.error(error),
@@ -138,8 +148,13 @@ impl<'k> Resolver<'k> {
                         "digest" => match check_value(value, &Type::String) {
                             Ok(Val::Str(digest)) if is_digest(&digest) => instance.digest = Some(digest),
                             Ok(_) => self.error(
-                                Diagnostic::error("E0107", "a digest is `sha256:` and 64 hex digits", value.span, "not an image digest")
-                                    .with_help("copy it from `docker buildx imagetools inspect IMAGE` or the registry's page"),
+                                Diagnostic::error(
+                                    Code::E0107,
+                                    "a digest is `sha256:` and 64 hex digits",
+                                    value.span,
+                                    "not an image digest",
+                                )
+                                .with_help("copy it from `docker buildx imagetools inspect IMAGE` or the registry's page"),
                             ),
                             Err(error) => self.error(error),
                         },
@@ -167,7 +182,7 @@ impl<'k> Resolver<'k> {
                                 let candidates: Vec<&str> = kind.fields.keys().map(String::as_str).chain(RESERVED).collect();
                                 self.error(
                                     Diagnostic::error(
-                                        "E0102",
+                                        Code::E0102,
                                         format!("kind `{}` has no field `{}`", kind.name.name, field.name),
                                         field.span,
                                         "unknown field",
@@ -202,7 +217,7 @@ impl<'k> Resolver<'k> {
             let ty = kind.fields[example].ty.describe();
             self.error(
                 Diagnostic::error(
-                    "E0106",
+                    Code::E0106,
                     format!("service `{}` is missing {list}", name.name),
                     name.span,
                     format!("`{}` services need {list}", kind.name.name),
@@ -219,7 +234,7 @@ impl<'k> Resolver<'k> {
                     if self.secrets.contains_key(&var) {
                         self.error(
                             Diagnostic::error(
-                                "E0108",
+                                Code::E0108,
                                 format!("the secret `{var}` of service `{}` collides with another secret", name.name),
                                 name.span,
                                 "collides",
@@ -250,14 +265,14 @@ impl<'k> Resolver<'k> {
     pub(super) fn env_entries<'a>(&mut self, block: &'a Block) -> Vec<(Ident, &'a Expr)> {
         let mut out: Vec<(Ident, &Expr)> = Vec::new();
         let not_variable = |entry: &Entry| {
-            Diagnostic::error("E0102", "`env` holds `NAME = value` lines only", entry.span, "not a variable")
+            Diagnostic::error(Code::E0102, "`env` holds `NAME = value` lines only", entry.span, "not a variable")
                 .with_help("write `LOG_LEVEL = \"info\"`")
         };
         block::assignments(self, block, not_variable, |this, name, value| {
             if !is_env_name(&name.name) {
                 this.error(
                     Diagnostic::error(
-                        "E0502",
+                        Code::E0502,
                         format!("`{}` is not a valid environment variable name", name.name),
                         name.span,
                         "invalid name",
@@ -278,14 +293,14 @@ impl<'k> Resolver<'k> {
             return limits;
         };
         let unexpected = |entry: &Entry| {
-            Diagnostic::error("E0102", "`limits` holds `cpus` and `memory`", entry.span, "unexpected")
+            Diagnostic::error(Code::E0102, "`limits` holds `cpus` and `memory`", entry.span, "unexpected")
                 .with_help("write `limits { cpus = 2, memory = 2gb }`")
         };
         block::assignments(self, block, unexpected, |this, name, value| match name.name.as_str() {
             "cpus" => match check_value(value, &Type::Number) {
                 Ok(Val::Number(cpus)) if cpus > 0.0 && cpus <= 1024.0 => limits.cpus = Some(cpus),
                 Ok(_) => this.error(
-                    Diagnostic::error("E0107", "`cpus` must be more than 0 and at most 1024", value.span, "out of range")
+                    Diagnostic::error(Code::E0107, "`cpus` must be more than 0 and at most 1024", value.span, "out of range")
                         .with_help("write `cpus = 0.5` or `cpus = 2`"),
                 ),
                 Err(error) => this.error(error),
@@ -293,13 +308,13 @@ impl<'k> Resolver<'k> {
             "memory" => match check_value(value, &Type::Size) {
                 Ok(Val::Size { bytes, .. }) if bytes >= 6 << 20 => limits.memory = Some(bytes),
                 Ok(_) => this.error(
-                    Diagnostic::error("E0107", "`memory` must be at least 6mb", value.span, "too small")
+                    Diagnostic::error(Code::E0107, "`memory` must be at least 6mb", value.span, "too small")
                         .with_help("Docker refuses memory limits under 6 MiB"),
                 ),
                 Err(error) => this.error(error),
             },
             other => this.error(
-                Diagnostic::error("E0102", format!("`limits` has no field `{other}`"), name.span, "unknown field")
+                Diagnostic::error(Code::E0102, format!("`limits` has no field `{other}`"), name.span, "unknown field")
                     .with_help(did_you_mean(other, ["cpus", "memory"])),
             ),
         });
@@ -310,7 +325,7 @@ impl<'k> Resolver<'k> {
         let Some(kind) = self.kinds.get(&kind_name.name).filter(|kind| kind.is_proxy()) else {
             let proxies: Vec<&str> = self.kinds.iter().filter(|(_, k)| k.is_proxy()).map(|(n, _)| n.as_str()).collect();
             self.error(
-                Diagnostic::error("E0101", format!("unknown proxy kind `{}`", kind_name.name), kind_name.span, "no such proxy")
+                Diagnostic::error(Code::E0101, format!("unknown proxy kind `{}`", kind_name.name), kind_name.span, "no such proxy")
                     .with_help(did_you_mean(&kind_name.name, proxies.iter().copied())),
             );
             return None;
@@ -318,14 +333,14 @@ impl<'k> Resolver<'k> {
         let mut fields = IndexMap::new();
         let errors_before = self.diagnostics.len();
         let unexpected = |entry: &Entry| {
-            Diagnostic::error("E0102", "a proxy block holds `name = value` settings", entry.span, "unexpected")
+            Diagnostic::error(Code::E0102, "a proxy block holds `name = value` settings", entry.span, "unexpected")
                 .with_help("write `tls = letsencrypt`")
         };
         block::assignments(self, body, unexpected, |this, name, value| {
             let Some(def) = kind.fields.get(&name.name) else {
                 this.error(
                     Diagnostic::error(
-                        "E0102",
+                        Code::E0102,
                         format!("proxy `{}` has no field `{}`", kind.name.name, name.name),
                         name.span,
                         "unknown field",
@@ -364,7 +379,7 @@ impl<'k> Resolver<'k> {
                 (None, false) => {
                     self.error(
                         Diagnostic::error(
-                            "E0106",
+                            Code::E0106,
                             format!("proxy `{}` is missing `{name}`", kind.name.name),
                             kind_name.span,
                             "missing field",
@@ -395,6 +410,6 @@ impl<'k> Resolver<'k> {
             checked => checked,
         };
         // A default that doesn't fit its field is the kind's mistake, not the stack's.
-        checked.map_err(|error| self.error(Diagnostic { code: "E0401", ..error })).ok()
+        checked.map_err(|error| self.error(error.with_code(Code::E0401))).ok()
     }
 }

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 
 use super::block::Seen;
 use super::types::Type;
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::syntax::{EntryKind, Expr, ExprKind, Ident, Item, Span};
 
 /// One declared field of a kind.
@@ -76,7 +76,7 @@ impl KindDef {
         let mut claim = |key: String, span: Span, errors: &mut Vec<Diagnostic>| -> bool {
             let Err(first) = seen.claim(&key, span) else { return true };
             errors.push(
-                Diagnostic::error("E0103", format!("`{key}` is declared twice in kind `{}`", name.name), span, "declared again")
+                Diagnostic::error(Code::E0103, format!("`{key}` is declared twice in kind `{}`", name.name), span, "declared again")
                     .with_label(first, "first declared here")
                     .with_help("remove one of them"),
             );
@@ -89,7 +89,7 @@ impl KindDef {
                     if RESERVED.contains(&field.name.as_str()) {
                         errors.push(
                             Diagnostic::error(
-                                "E0401",
+                                Code::E0401,
                                 format!("`{}` is reserved for every service", field.name),
                                 field.span,
                                 "reserved name",
@@ -115,7 +115,7 @@ impl KindDef {
                     if !PROPERTIES.contains(&property.name.as_str()) {
                         errors.push(
                             Diagnostic::error(
-                                "E0401",
+                                Code::E0401,
                                 format!("kinds have no property `{}`", property.name),
                                 property.span,
                                 "unknown property",
@@ -137,7 +137,7 @@ impl KindDef {
                         "export" => &mut kind.exports,
                         other => {
                             errors.push(
-                                Diagnostic::error("E0401", format!("unknown declaration `{other}` in a kind"), label.span, "unknown")
+                                Diagnostic::error(Code::E0401, format!("unknown declaration `{other}` in a kind"), label.span, "unknown")
                                     .with_help(did_you_mean(other, ["volume", "file", "export", "field"])),
                             );
                             continue;
@@ -146,7 +146,7 @@ impl KindDef {
                     if !matches!(value.kind, ExprKind::Str(_)) {
                         errors.push(
                             Diagnostic::error(
-                                "E0104",
+                                Code::E0104,
                                 format!("`{} {}` must be a string", label.name, item.name),
                                 value.span,
                                 "expected a string",

@@ -10,7 +10,7 @@ use minijinja::Value;
 use super::interp::secret_sentinel;
 use super::resolve::{template_error, Instance, Resolver};
 use super::types::{check_value, HealthForm, HealthSpec, Type, Val};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::model::{Health, HealthTest, Limits, Text};
 use crate::syntax::{Expr, ExprKind, Span};
 
@@ -41,7 +41,7 @@ impl<'k> Resolver<'k> {
             PropertySource::Kind(Expr { kind: ExprKind::Bool(b), .. }) => Some(*b),
             PropertySource::Kind(expr) => {
                 self.error(
-                    Diagnostic::error("E0401", format!("property `{name}` must be `true` or `false`"), expr.span, "expected a boolean")
+                    Diagnostic::error(Code::E0401, format!("property `{name}` must be `true` or `false`"), expr.span, "expected a boolean")
                         .with_help("write `true` or `false`"),
                 );
                 None
@@ -61,8 +61,13 @@ impl<'k> Resolver<'k> {
                 ExprKind::List(items) => items.iter().filter_map(|item| self.render(item, self.context(instance))).collect(),
                 _ => {
                     self.error(
-                        Diagnostic::error("E0401", format!("property `{name}` must be a list of strings"), expr.span, "expected a list")
-                            .with_help("write `[\"a\", \"b\"]`"),
+                        Diagnostic::error(
+                            Code::E0401,
+                            format!("property `{name}` must be a list of strings"),
+                            expr.span,
+                            "expected a list",
+                        )
+                        .with_help("write `[\"a\", \"b\"]`"),
                     );
                     Vec::new()
                 }
@@ -78,7 +83,7 @@ impl<'k> Resolver<'k> {
                 let literal = text.as_literal();
                 if literal.is_none() {
                     self.error(
-                        Diagnostic::error("E0401", format!("property `{name}` can't contain a secret"), span, "secret here")
+                        Diagnostic::error(Code::E0401, format!("property `{name}` can't contain a secret"), span, "secret here")
                             .with_help("secrets only reach environment variables and commands"),
                     );
                 }
@@ -109,7 +114,7 @@ impl<'k> Resolver<'k> {
             Some(words) if !words.is_empty() => Some(words.iter().map(|word| super::interp::to_text(word)).collect()),
             _ => {
                 self.error(
-                    Diagnostic::error("E0107", "this command can't be split into words", span, "invalid command")
+                    Diagnostic::error(Code::E0107, "this command can't be split into words", span, "invalid command")
                         .with_help("close every quote; commands are split like a shell would, without running one"),
                 );
                 None
@@ -125,7 +130,7 @@ impl<'k> Resolver<'k> {
                 Ok(Val::Health(spec)) => (spec, expr.span),
                 Ok(_) => return None,
                 Err(error) => {
-                    self.error(Diagnostic { code: "E0401", ..error });
+                    self.error(error.with_code(Code::E0401));
                     return None;
                 }
             },
@@ -139,7 +144,7 @@ impl<'k> Resolver<'k> {
             match rendered {
                 Ok(text) => text.as_literal().or_else(|| {
                     this.error(
-                        Diagnostic::error("E0401", "a healthcheck can't contain a secret", span, "secret here")
+                        Diagnostic::error(Code::E0401, "a healthcheck can't contain a secret", span, "secret here")
                             .with_help("pass the secret through the environment"),
                     );
                     None
@@ -158,7 +163,7 @@ impl<'k> Resolver<'k> {
                 let Some(port) = self.port(instance) else {
                     self.error(
                         Diagnostic::error(
-                            "E0106",
+                            Code::E0106,
                             format!("service `{}` has an HTTP healthcheck but no `port`", instance.name.name),
                             span,
                             "needs a port",
@@ -172,7 +177,7 @@ impl<'k> Resolver<'k> {
                 let Some(probe_expr) = instance.kind.properties.get("http_probe") else {
                     self.error(
                         Diagnostic::error(
-                            "E0104",
+                            Code::E0104,
                             format!("kind `{}` has no HTTP probe", instance.kind.name.name),
                             span,
                             "not supported here",

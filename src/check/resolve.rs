@@ -11,7 +11,7 @@ use super::graph::{derive_networks, routes};
 use super::interp::{secret_sentinel, Interpolator};
 use super::kinds::KindDef;
 use super::types::Val;
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::model::{Limits, Proxy, Secret, Stack, Text};
 use crate::syntax::{Block, Expr, ExprKind, File, Ident, Item, Span};
 
@@ -150,7 +150,7 @@ impl<'k> Resolver<'k> {
                 Item::Stack { name, .. } => {
                     if let Some((_, first)) = stack_item {
                         self.error(
-                            Diagnostic::error("E0108", "a file declares one stack", name.span, "second stack")
+                            Diagnostic::error(Code::E0108, "a file declares one stack", name.span, "second stack")
                                 .with_label(first, "first stack")
                                 .with_help("put each stack in its own file"),
                         );
@@ -162,7 +162,7 @@ impl<'k> Resolver<'k> {
                 Item::Proxy { kind, .. } => {
                     if let Some((_, first)) = proxy_item {
                         self.error(
-                            Diagnostic::error("E0108", "a stack has one proxy", kind.span, "second proxy")
+                            Diagnostic::error(Code::E0108, "a stack has one proxy", kind.span, "second proxy")
                                 .with_label(first, "first proxy")
                                 .with_help("one proxy routes every service that has a `route`"),
                         );
@@ -181,7 +181,7 @@ impl<'k> Resolver<'k> {
             if let Some((what, first)) = declared.get(&name.name) {
                 self.error(
                     Diagnostic::error(
-                        "E0108",
+                        Code::E0108,
                         format!("the name `{}` is declared twice", name.name),
                         name.span,
                         format!("{} declared again", item.keyword()),
@@ -196,7 +196,7 @@ impl<'k> Resolver<'k> {
         let Some((Item::Stack { name: stack_name, body: stack_body }, _)) = stack_item else {
             self.error(
                 Diagnostic::error(
-                    "E0106",
+                    Code::E0106,
                     "the file declares no stack",
                     Span { end: file_span.start, ..file_span },
                     "expected `stack NAME { ... }`",
@@ -206,7 +206,7 @@ impl<'k> Resolver<'k> {
             return None;
         };
         if !is_service_name(&stack_name.name) {
-            self.error(Diagnostic::error("E0502", format!("`{}` is not a valid stack name", stack_name.name), stack_name.span, "invalid name")
+            self.error(Diagnostic::error(Code::E0502, format!("`{}` is not a valid stack name", stack_name.name), stack_name.span, "invalid name")
                 .with_help("stack names become Compose project and file names: lowercase letters, digits and `-`, starting with a letter, at most 63 characters"));
         }
         let settings = self.settings(&stack_name.name, stack_body);
@@ -275,7 +275,7 @@ impl<'k> Resolver<'k> {
             if secret.used_by.is_empty() {
                 self.diagnostics.push(
                     Diagnostic::warning(
-                        "W0003",
+                        Code::W0003,
                         format!("secret `{}` is never used", secret.var.to_ascii_lowercase()),
                         secret.span,
                         "declared here",
@@ -346,7 +346,7 @@ impl<'k> Resolver<'k> {
             _ => {
                 self.error(
                     Diagnostic::error(
-                        "E0401",
+                        Code::E0401,
                         format!("expected a string, found {}", expr.kind.describe()),
                         expr.span,
                         "expected a string",
@@ -412,22 +412,23 @@ pub(super) fn string_problem(val: &Val, span: Span) -> Option<Diagnostic> {
 }
 
 pub(super) fn record_expected(field: &str, value: &Expr) -> Diagnostic {
-    Diagnostic::error("E0104", format!("`{field}` is a block, found {}", value.kind.describe()), value.span, "expected a block")
+    Diagnostic::error(Code::E0104, format!("`{field}` is a block, found {}", value.kind.describe()), value.span, "expected a block")
         .with_help(format!("write `{field} {{ ... }}`"))
 }
 
 pub(super) fn template_error(span: Span, message: &str) -> Diagnostic {
-    Diagnostic::error("E0402", format!("invalid interpolation in a kind file: {message}"), span, "in this template")
+    Diagnostic::error(Code::E0402, format!("invalid interpolation in a kind file: {message}"), span, "in this template")
         .with_help("kind strings are minijinja templates over the kind's fields: `{{ field }}`")
 }
 
 pub(super) fn unknown_service<'a>(name: &Ident, services: impl IntoIterator<Item = &'a str> + Clone) -> Diagnostic {
-    Diagnostic::error("E0201", format!("unknown service `{}`", name.name), name.span, "no such service")
+    Diagnostic::error(Code::E0201, format!("unknown service `{}`", name.name), name.span, "no such service")
         .with_help(did_you_mean(&name.name, services))
 }
 
 pub(super) fn undeclared_secret<'a>(name: &Ident, secrets: impl IntoIterator<Item = &'a str> + Clone) -> Diagnostic {
-    let mut diagnostic = Diagnostic::error("E0305", format!("secret `{}` is used but not declared", name.name), name.span, "not declared");
+    let mut diagnostic =
+        Diagnostic::error(Code::E0305, format!("secret `{}` is used but not declared", name.name), name.span, "not declared");
     if let Some(best) = crate::diag::suggest(&name.name, secrets) {
         diagnostic = diagnostic.with_help(format!("did you mean `{best}`?"));
     }
@@ -461,7 +462,7 @@ mod tests {
         assert!(!is_image_reference(":1.0"));
     }
 
-    fn codes(text: &str) -> Vec<&'static str> {
+    fn codes(text: &str) -> Vec<Code> {
         let input = crate::input::Input::from_text("stack.rag", text);
         crate::analyze(&input).diagnostics.iter().map(|d| d.code).collect()
     }
@@ -471,23 +472,26 @@ mod tests {
         let app = |backup: &str| {
             format!("stack demo {{}}\nservice api: python {{\n  command = \"x\"\n  volume uploads = \"/app/uploads\"\n  {backup}\n}}\n")
         };
-        assert_eq!(codes(&app("")), ["W0005"]);
-        assert_eq!(codes(&app("backup = daily(at: \"02:00\", keep: 7d)")), [] as [&str; 0]);
-        assert_eq!(codes(&app("backup = none()")), [] as [&str; 0]);
-        assert!(codes(&app("backup = none(keep: 7d)")).iter().any(|code| code.starts_with('E')), "none() takes no argument");
+        assert_eq!(codes(&app("")), [Code::W0005]);
+        assert_eq!(codes(&app("backup = daily(at: \"02:00\", keep: 7d)")), [] as [Code; 0]);
+        assert_eq!(codes(&app("backup = none()")), [] as [Code; 0]);
+        assert!(
+            codes(&app("backup = none(keep: 7d)")).iter().any(|code| code.severity() == crate::diag::Severity::Error),
+            "none() takes no argument"
+        );
         // A stateless image with a volume may be backed up (its volumes, as tar); without one, it can't.
         let image = |volume: &str| {
             format!("stack demo {{}}\nservice web: image {{\n  image = \"nginx:1.27.3\"\n  {volume}\n  backup = daily(at: \"02:00\", keep: 7d)\n}}\n")
         };
-        assert_eq!(codes(&image("volume html = \"/usr/share/nginx/html\"")), [] as [&str; 0]);
-        assert_eq!(codes(&image("")), ["E0303"]);
+        assert_eq!(codes(&image("volume html = \"/usr/share/nginx/html\"")), [] as [Code; 0]);
+        assert_eq!(codes(&image("")), [Code::E0303]);
     }
 
     #[test]
     fn backup_none_silences_the_stateful_warning() {
         let db = |backup: &str| format!("stack demo {{}}\nservice db: postgres {{\n  version = \"16.4\"\n  {backup}\n}}\n");
-        assert_eq!(codes(&db("")), ["W0001"]);
-        assert_eq!(codes(&db("backup = none()")), [] as [&str; 0]);
+        assert_eq!(codes(&db("")), [Code::W0001]);
+        assert_eq!(codes(&db("backup = none()")), [] as [Code; 0]);
     }
 
     #[test]

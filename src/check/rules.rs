@@ -8,7 +8,7 @@ use crate::model::Stack;
 use indexmap::IndexMap;
 
 use super::resolve::{Instance, Resolver};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::model::{Proxy, Service, Settings, Text};
 use crate::syntax::Span;
 
@@ -25,7 +25,7 @@ pub(super) fn backups_have_templates(stack: &Stack, templates: &UserTemplates) -
             let list = missing.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(" and ");
             out.push(
                 Diagnostic::error(
-                    "E0403",
+                    Code::E0403,
                     format!("kind `{}` can't be backed up: {list} missing", service.kind),
                     service.span,
                     "backup requested here",
@@ -56,7 +56,7 @@ impl<'k> Resolver<'k> {
                 if let Some(other) = compose_names.get(&job) {
                     self.error(
                         Diagnostic::error(
-                            "E0108",
+                            Code::E0108,
                             format!("service `{job}` has the name of `{}`'s release job", service.name),
                             other.span,
                             "same name",
@@ -73,7 +73,7 @@ impl<'k> Resolver<'k> {
                 if let Some(other) = volume_names.get(&name) {
                     self.error(
                         Diagnostic::error(
-                            "E0108",
+                            Code::E0108,
                             format!("the volume `{volume}` of `{}` and a volume of `{}` are both named `{name}`", service.name, other.name),
                             service.span,
                             "same volume name",
@@ -95,7 +95,7 @@ impl<'k> Resolver<'k> {
                 if proxy.is_some() && (port == 80 || port == 443) {
                     self.error(
                         Diagnostic::error(
-                            "E0301",
+                            Code::E0301,
                             format!("host port {port} belongs to the proxy"),
                             publish_span,
                             format!("`{}` would publish 127.0.0.1:{port}", service.name),
@@ -105,7 +105,7 @@ impl<'k> Resolver<'k> {
                 } else if let Some(first) = published.get(&port) {
                     self.error(
                         Diagnostic::error(
-                            "E0301",
+                            Code::E0301,
                             format!("host port {port} is published by both `{}` and `{}`", first.name, service.name),
                             field_span(if service.route.is_some() && !instances[&service.name].values.contains_key("publish") {
                                 "port"
@@ -125,7 +125,7 @@ impl<'k> Resolver<'k> {
                 if proxy.is_none() {
                     self.error(
                         Diagnostic::error(
-                            "E0302",
+                            Code::E0302,
                             format!("service `{}` has a route but the stack has no proxy", service.name),
                             field_span("route"),
                             "routed here",
@@ -136,7 +136,7 @@ impl<'k> Resolver<'k> {
                 if let Some(first) = routes.get(route.as_str()) {
                     self.error(
                         Diagnostic::error(
-                            "E0304",
+                            Code::E0304,
                             format!("route `{route}` is taken by both `{}` and `{}`", first.name, service.name),
                             field_span("route"),
                             "same route",
@@ -153,7 +153,7 @@ impl<'k> Resolver<'k> {
                 let names: Vec<String> = service.volumes.keys().map(|volume| format!("`{volume}`")).collect();
                 self.diagnostics.push(
                     Diagnostic::warning(
-                        "W0005",
+                        Code::W0005,
                         format!("the {} {} of service `{}` {} never backed up", if names.len() == 1 { "volume" } else { "volumes" }, names.join(", "), service.name, if names.len() == 1 { "is" } else { "are" }),
                         service.span,
                         "its files are in no backup",
@@ -165,7 +165,7 @@ impl<'k> Resolver<'k> {
             if service.stateful && service.backup.is_none() && !no_backup {
                 self.diagnostics.push(
                     Diagnostic::warning(
-                        "W0001",
+                        Code::W0001,
                         format!("stateful service `{}` has no backup", service.name),
                         service.span,
                         "its data is never backed up",
@@ -177,19 +177,19 @@ impl<'k> Resolver<'k> {
         if let (Some(proxy), Some(span)) = (proxy, proxy_span) {
             if settings.domain.is_none() {
                 self.error(
-                    Diagnostic::error("E0106", "the proxy needs the stack's `domain`", span, "proxy declared here")
+                    Diagnostic::error(Code::E0106, "the proxy needs the stack's `domain`", span, "proxy declared here")
                         .with_help("add `domain = \"app.example.com\"` to the `stack` block"),
                 );
             }
             if proxy.fields.get("tls").and_then(|v| v.as_str()) == Some("letsencrypt") && settings.acme_email.is_none() {
                 self.error(
-                    Diagnostic::error("E0106", "Let's Encrypt needs the stack's `acme_email`", span, "tls = letsencrypt")
+                    Diagnostic::error(Code::E0106, "Let's Encrypt needs the stack's `acme_email`", span, "tls = letsencrypt")
                         .with_help("add `acme_email = \"ops@example.com\"` to the `stack` block: expiry warnings go there"),
                 );
             }
             if proxy.routes.is_empty() {
                 self.diagnostics.push(
-                    Diagnostic::warning("W0004", "the proxy routes no service", span, "proxy declared here")
+                    Diagnostic::warning(Code::W0004, "the proxy routes no service", span, "proxy declared here")
                         .with_help("give the service users reach a `route = \"/\"`"),
                 );
             }
@@ -218,7 +218,7 @@ impl<'k> Resolver<'k> {
         }
         self.diagnostics.push(
             Diagnostic::warning(
-                "W0006",
+                Code::W0006,
                 format!("service `{}` gets a secret through {}", service.name, exposed.join(" and ")),
                 service.span,
                 "`docker inspect` shows this secret",

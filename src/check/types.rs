@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::model::{Alphabet, Schedule, SecretSource};
 use crate::syntax::{Expr, ExprKind, Ident, Span, TypeExpr};
 
@@ -44,7 +44,7 @@ impl Type {
             if expr.args.is_empty() {
                 Ok(ty)
             } else {
-                Err(Diagnostic::error("E0401", format!("type `{name}` takes no arguments"), expr.span, "unexpected arguments")
+                Err(Diagnostic::error(Code::E0401, format!("type `{name}` takes no arguments"), expr.span, "unexpected arguments")
                     .with_help("only `list(T)` and `enum(a, b, ...)` take arguments"))
             }
         };
@@ -63,21 +63,19 @@ impl Type {
             "schedule" => no_args(Type::Schedule),
             "health" => no_args(Type::Health),
             "service" => no_args(Type::Service),
-            "list" => {
-                match expr.args.as_slice() {
-                    [item] => Ok(Type::List(Box::new(Type::from_expr(item)?))),
-                    _ => Err(Diagnostic::error("E0401", "`list` takes exactly one item type", expr.span, "here")
-                        .with_help("write `list(string)`")),
-                }
-            }
+            "list" => match expr.args.as_slice() {
+                [item] => Ok(Type::List(Box::new(Type::from_expr(item)?))),
+                _ => Err(Diagnostic::error(Code::E0401, "`list` takes exactly one item type", expr.span, "here")
+                    .with_help("write `list(string)`")),
+            },
             "enum" => {
                 if expr.args.is_empty() {
-                    return Err(Diagnostic::error("E0401", "`enum` needs at least one member", expr.span, "here")
+                    return Err(Diagnostic::error(Code::E0401, "`enum` needs at least one member", expr.span, "here")
                         .with_help("write `enum(a, b, c)`"));
                 }
                 Ok(Type::Enum(expr.args.iter().map(|arg| arg.name.name.clone()).collect()))
             }
-            other => Err(Diagnostic::error("E0401", format!("unknown type `{other}`"), expr.name.span, "unknown type")
+            other => Err(Diagnostic::error(Code::E0401, format!("unknown type `{other}`"), expr.name.span, "unknown type")
                 .with_help(did_you_mean(other, Type::NAMES))),
         }
     }
@@ -150,7 +148,7 @@ pub enum HealthForm {
 
 fn mismatch(expected: &Type, expr: &Expr) -> Diagnostic {
     let mut diagnostic = Diagnostic::error(
-        "E0104",
+        Code::E0104,
         format!("expected {}, found {}", expected.describe(), expr.kind.describe()),
         expr.span,
         format!("expected {}", expected.describe()),
@@ -173,7 +171,7 @@ fn mismatch(expected: &Type, expr: &Expr) -> Diagnostic {
 }
 
 fn invalid(message: impl Into<String>, span: Span, label: &str, help: impl Into<String>) -> Diagnostic {
-    Diagnostic::error("E0107", message, span, label).with_help(help)
+    Diagnostic::error(Code::E0107, message, span, label).with_help(help)
 }
 
 /// A generated secret's entropy in bytes when `generate(...)` gives none: 256 bits.
@@ -213,7 +211,7 @@ pub fn control_problem(text: &str, span: Span) -> Result<(), Diagnostic> {
     match text.chars().find(|c| (c.is_control() && *c != '\t') || reserved(*c) || separator(*c)) {
         None => Ok(()),
         Some(bad) => Err(Diagnostic::error(
-            "E0501",
+            Code::E0501,
             format!("this string contains a {} character (`{}`)", kind(bad), bad.escape_unicode()),
             span,
             "can't be written safely",
@@ -321,7 +319,7 @@ pub fn check_value(expr: &Expr, ty: &Type) -> Result<Val, Diagnostic> {
                 Ok(Val::Enum(member.name.clone()))
             } else {
                 Err(Diagnostic::error(
-                    "E0105",
+                    Code::E0105,
                     format!("`{}` is not one of the allowed values", member.name),
                     member.span,
                     "not allowed here",
@@ -379,7 +377,7 @@ impl<'a> CallArgs<'a> {
             match &arg.name {
                 None => {
                     if let Some((name, _)) = named.first() {
-                        return Err(Diagnostic::error("E0104", "positional argument after a named one", arg.value.span, "positional")
+                        return Err(Diagnostic::error(Code::E0104, "positional argument after a named one", arg.value.span, "positional")
                             .with_label(name.span, "named argument")
                             .with_help("put positional arguments first"));
                     }
@@ -388,7 +386,7 @@ impl<'a> CallArgs<'a> {
                 Some(name) => {
                     if !allowed.contains(&name.name.as_str()) {
                         return Err(Diagnostic::error(
-                            "E0102",
+                            Code::E0102,
                             format!("`{function}` has no argument `{}`", name.name),
                             name.span,
                             "unknown argument",
@@ -397,7 +395,7 @@ impl<'a> CallArgs<'a> {
                     }
                     if let Some((first, _)) = named.iter().find(|(seen, _)| seen.name == name.name) {
                         return Err(Diagnostic::error(
-                            "E0103",
+                            Code::E0103,
                             format!("argument `{}` is given twice", name.name),
                             name.span,
                             "again here",
@@ -422,7 +420,7 @@ impl<'a> CallArgs<'a> {
         } else {
             let span = self.positional.get(count).map_or(self.call.span, |extra| extra.span);
             Err(Diagnostic::error(
-                "E0104",
+                Code::E0104,
                 format!(
                     "`{}` takes {count} positional argument{}, found {}",
                     self.function,
@@ -457,7 +455,7 @@ fn secret_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result
             }
             let alphabet = match &call.positional[0].kind {
                 ExprKind::Path(parts) if parts.len() == 1 => Alphabet::parse(&parts[0].name).ok_or_else(|| {
-                    Diagnostic::error("E0105", format!("unknown alphabet `{}`", parts[0].name), parts[0].span, "unknown alphabet")
+                    Diagnostic::error(Code::E0105, format!("unknown alphabet `{}`", parts[0].name), parts[0].span, "unknown alphabet")
                         .with_help(did_you_mean(&parts[0].name, Alphabet::NAMES))
                 })?,
                 _ => return Err(mismatch(&Type::Enum(Alphabet::NAMES.iter().map(ToString::to_string).collect()), call.positional[0])),
@@ -500,7 +498,7 @@ fn secret_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result
                 _ => Err(mismatch(&Type::String, call.positional[0])),
             }
         }
-        other => Err(Diagnostic::error("E0104", format!("`{other}(...)` does not make a secret"), name.span, "not a secret")
+        other => Err(Diagnostic::error(Code::E0104, format!("`{other}(...)` does not make a secret"), name.span, "not a secret")
             .with_help(did_you_mean(other, ["generate", "required"]))),
     }
 }
@@ -512,7 +510,7 @@ fn parse_time(expr: &Expr) -> Result<(u32, u32), Diagnostic> {
         Some((h.parse::<u32>().ok()?, m.parse::<u32>().ok()?)).filter(|(h, m)| valid && *h < 24 && *m < 60)
     });
     parsed.ok_or_else(|| {
-        Diagnostic::error("E0303", format!("`{text}` is not a time of day"), expr.span, "invalid time")
+        Diagnostic::error(Code::E0303, format!("`{text}` is not a time of day"), expr.span, "invalid time")
             .with_help("write a 24-hour time as \"HH:MM\", like \"02:00\"")
     })
 }
@@ -533,7 +531,7 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
                 Some(value) => match &value.kind {
                     ExprKind::Int(n) if (0..60).contains(n) => *n,
                     _ => {
-                        return Err(Diagnostic::error("E0303", "`minute` must be 0 to 59", value.span, "invalid minute")
+                        return Err(Diagnostic::error(Code::E0303, "`minute` must be 0 to 59", value.span, "invalid minute")
                             .with_help("write `hourly(minute: 15, keep: 2d)`"))
                     }
                 },
@@ -555,7 +553,7 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
                 Some(value) => match check_value(value, &Type::Enum(WEEKDAYS.iter().map(ToString::to_string).collect())) {
                     Ok(Val::Enum(day)) => WEEKDAYS.iter().position(|d| *d == day).expect("member of WEEKDAYS"),
                     Ok(_) => unreachable!("check_value returns the type asked for"),
-                    Err(error) => return Err(Diagnostic { code: "E0303", ..error }),
+                    Err(error) => return Err(error.with_code(Code::E0303)),
                 },
             };
             (format!("{minute} {hour} * * {day}"), call, None)
@@ -566,7 +564,7 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
             let ExprKind::Str(text) = &call.positional[0].kind else { return Err(mismatch(&Type::String, call.positional[0])) };
             let gap = validate_cron(text).map_err(|problem| {
                 Diagnostic::error(
-                    "E0303",
+                    Code::E0303,
                     format!("invalid cron expression `{text}`: {problem}"),
                     call.positional[0].span,
                     "invalid schedule",
@@ -576,14 +574,14 @@ fn schedule_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Resu
             (text.split_whitespace().collect::<Vec<_>>().join(" "), call, Some(gap))
         }
         other => {
-            return Err(Diagnostic::error("E0303", format!("`{other}(...)` is not a schedule"), name.span, "unknown schedule")
+            return Err(Diagnostic::error(Code::E0303, format!("`{other}(...)` is not a schedule"), name.span, "unknown schedule")
                 .with_help(did_you_mean(other, ["hourly", "daily", "weekly", "cron", "none"])))
         }
     };
     let keep_seconds = call.duration("keep", 7 * 86_400)?;
     let span = call.named("keep").map_or(expr.span, |keep| keep.span);
     if !keep_seconds.is_multiple_of(86_400) || keep_seconds == 0 {
-        return Err(Diagnostic::error("E0303", "backups are kept for whole days", span, "not a whole number of days")
+        return Err(Diagnostic::error(Code::E0303, "backups are kept for whole days", span, "not a whole number of days")
             .with_help("write `keep: 7d` (or `2w`)"));
     }
     // `hourly`, `daily` and `weekly` always fire; `cron(...)` was checked to.
@@ -691,7 +689,7 @@ fn health_call(expr: &Expr, name: &Ident, args: &[crate::syntax::Arg]) -> Result
             HealthForm::None
         }
         other => {
-            return Err(Diagnostic::error("E0104", format!("`{other}(...)` is not a healthcheck"), name.span, "unknown healthcheck")
+            return Err(Diagnostic::error(Code::E0104, format!("`{other}(...)` is not a healthcheck"), name.span, "unknown healthcheck")
                 .with_help(did_you_mean(other, ["http", "cmd", "shell", "none"])))
         }
     };

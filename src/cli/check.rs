@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use super::{compile_stack, Compiled, Format, EXIT_OK, EXIT_USER};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::plan::disk::{self, Change, Problem, Status};
 use crate::plan::{diff, secrets, Contents};
 
@@ -34,7 +34,7 @@ struct Finding {
     path: String,
     file: String,
     status: Status,
-    code: Option<&'static str>,
+    code: Option<Code>,
     message: String,
     help: String,
 }
@@ -208,7 +208,7 @@ fn unset_required(compilation: &crate::Compilation, plan: &crate::plan::Plan, ch
         .filter_map(|entry| {
             let secret = compilation.stack.as_ref()?.secrets.get(&entry.var)?;
             Some(
-                Diagnostic::error("E0604", format!("required secret `{}` is not set", entry.var), secret.span, "required here")
+                Diagnostic::error(Code::E0604, format!("required secret `{}` is not set", entry.var), secret.span, "required here")
                     .with_help(format!("set {}=... in {}: ragc never invents a required secret", entry.var, path.display())),
             )
         })

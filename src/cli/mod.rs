@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::diag::Severity;
+use crate::diag::{Code, Severity};
 use crate::input::Input;
 use crate::Compilation;
 
@@ -216,7 +216,7 @@ fn lock_out_dir(out_dir: &Path, color: bool) -> Result<crate::plan::lock::DirLoc
 /// user's to settle (another stack's directory, a run still going, a secrets
 /// file Compose reads otherwise), else 2: the machine failed.
 fn problem_exit(problems: &[crate::plan::disk::Problem]) -> u8 {
-    if problems.iter().any(|p| matches!(p.code, "E0605" | "E0606")) || problems.iter().all(|p| p.code == "E0607") {
+    if problems.iter().any(|p| matches!(p.code, Code::E0605 | Code::E0606)) || problems.iter().all(|p| p.code == Code::E0607) {
         EXIT_USER
     } else {
         EXIT_INTERNAL
@@ -271,14 +271,14 @@ fn summary(errors: usize, warnings: usize, color: bool) -> String {
 fn explain(args: &ExplainArgs) -> u8 {
     match &args.code {
         None => {
-            for (code, title) in crate::explain::codes() {
-                println!("{code}  {title}");
+            for code in Code::ALL {
+                println!("{code}  {}", code.summary());
             }
             EXIT_OK
         }
-        Some(code) => match crate::explain::explain(code) {
-            Some(text) => {
-                print!("{text}");
+        Some(code) => match Code::parse(code) {
+            Some(code) => {
+                print!("{}", code.page());
                 EXIT_OK
             }
             None => {

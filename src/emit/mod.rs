@@ -20,6 +20,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::diag::Code;
 use crate::model::Stack;
 use crate::plan::{Artifact, Contents, Plan, SecretEntry, SecretsFile};
 use native::Native;
@@ -50,7 +51,7 @@ pub struct EmitError {
     pub template: String,
     pub message: String,
     /// E0403 (a template failed), or E0404 (a template passed a limit).
-    pub code: &'static str,
+    pub code: Code,
 }
 
 impl EmitError {
@@ -61,7 +62,7 @@ impl EmitError {
 }
 
 /// The code of a template over a limit.
-const TEMPLATE_LIMIT: &str = "E0404";
+const TEMPLATE_LIMIT: Code = Code::E0404;
 
 impl std::fmt::Display for EmitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -261,7 +262,7 @@ fn render(env: &Environment<'_>, name: &str, context: &minijinja::Value) -> Resu
             limit |= cause.downcast_ref::<minijinja::Error>().is_some_and(|e| e.kind() == minijinja::ErrorKind::OutOfFuel);
             source = cause.source();
         }
-        let code = if limit || message.contains(&over_limit()) { TEMPLATE_LIMIT } else { "E0403" };
+        let code = if limit || message.contains(&over_limit()) { TEMPLATE_LIMIT } else { Code::E0403 };
         EmitError { template: name.to_string(), message, code }
     };
     let template = env.get_template(name).map_err(error)?;
@@ -333,7 +334,7 @@ impl Job {
             Render::Native(native) => native.render(data).map_err(|e| EmitError {
                 template: native.template().to_string(),
                 message: e.to_string(),
-                code: "E0403",
+                code: Code::E0403,
             }),
         }
     }

@@ -11,6 +11,7 @@
 //! kernel releases a `flock` when its descriptor is closed, also on a crash
 //! or `kill -9`).
 
+use crate::diag::Code;
 use std::fs;
 use std::io::{self, ErrorKind};
 use std::path::Path;
@@ -79,7 +80,7 @@ pub fn lock(out_dir: &Path, wait: Duration, waiting: impl FnOnce()) -> Result<Di
         }
         if start.elapsed() >= wait {
             return Err(Problem {
-                code: "E0606",
+                code: Code::E0606,
                 file: out_dir.display().to_string(),
                 message: format!("another ragc has been writing to {} for over {} s", out_dir.display(), wait.as_secs()),
                 help: format!(
@@ -104,7 +105,7 @@ mod tests {
         let mut told = false;
         let error = lock(&out, Duration::from_millis(120), || told = true).unwrap_err();
         assert!(told);
-        assert_eq!(error.code, "E0606");
+        assert_eq!(error.code, Code::E0606);
         drop(held);
         lock(&out, Duration::ZERO, || panic!("released")).unwrap();
     }

@@ -6,7 +6,7 @@ use pest_derive::Parser;
 
 use super::ast::{Arg, Block, Call, Entry, EntryKind, Expr, ExprKind, FieldDecl, File, Ident, Item, Labeled, TypeExpr};
 use super::{Span, MAX_DECLARATIONS, MAX_ITEMS, MAX_LINE_BYTES, MAX_NESTING, MAX_SOURCE_BYTES, MAX_VALUES};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 
 #[derive(Parser)]
 #[grammar = "../grammar/ragc.pest"]
@@ -20,7 +20,7 @@ struct RagParser;
 pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
     if text.len() > MAX_SOURCE_BYTES {
         return Err(vec![Diagnostic::error(
-            "E0002",
+            Code::E0002,
             format!("file is too large ({} bytes; the limit is {MAX_SOURCE_BYTES})", text.len()),
             Span::new(file, 0, 0),
             "reading stopped here",
@@ -28,7 +28,7 @@ pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
         .with_help("a stack file describes services, not data: split it or remove the generated content")]);
     }
     if let Some(offset) = text.find('\0') {
-        return Err(vec![Diagnostic::error("E0002", "file contains a NUL byte", Span::new(file, offset, offset + 1), "NUL byte here")
+        return Err(vec![Diagnostic::error(Code::E0002, "file contains a NUL byte", Span::new(file, offset, offset + 1), "NUL byte here")
             .with_help("stack files are UTF-8 text; is this a binary file?")]);
     }
     check_lines(file, text)?;
@@ -225,7 +225,7 @@ fn check_lines(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
             }
             let end = at + text[at..].chars().next().map_or(0, char::len_utf8);
             return Err(vec![Diagnostic::error(
-                "E0701",
+                Code::E0701,
                 format!("line {} is {} bytes long; the limit is {MAX_LINE_BYTES}", number + 1, line.len()),
                 Span::new(file, at, end),
                 "the line goes on past the limit here",
@@ -270,7 +270,7 @@ fn check_nesting(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
                 depth += 1;
                 if depth > MAX_NESTING {
                     return Err(vec![Diagnostic::error(
-                        "E0003",
+                        Code::E0003,
                         format!("nesting is deeper than {MAX_NESTING} levels"),
                         Span::new(file, offset, offset + 1),
                         "too deep here",
@@ -291,7 +291,7 @@ fn check_nesting(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
 /// The diagnostic for input past [`MAX_DECLARATIONS`] or [`MAX_ITEMS`].
 fn too_many(span: Span, what: &str, limit: usize) -> Diagnostic {
     let span = Span { end: span.start + 1, ..span };
-    Diagnostic::error("E0701", format!("more than {limit} {what}"), span, "over the limit")
+    Diagnostic::error(Code::E0701, format!("more than {limit} {what}"), span, "over the limit")
         .with_help("ragc's input limits are in docs/LIMITS.md; a stack for one host is far smaller")
 }
 
@@ -304,7 +304,7 @@ fn check_count(converter: &Converter, pair: &Pair<'_, Rule>, index: usize, what:
 }
 
 fn unterminated_string(file: usize, start: usize) -> Diagnostic {
-    Diagnostic::error("E0001", "syntax error: unterminated string", Span::new(file, start, start + 1), "this string is never closed")
+    Diagnostic::error(Code::E0001, "syntax error: unterminated string", Span::new(file, start, start + 1), "this string is never closed")
         .with_help("close it with `\"` on the same line; write a line break inside a string as `\\n`")
 }
 
@@ -367,7 +367,7 @@ fn syntax_error(file: usize, text: &str, base: usize, error: &pest::error::Error
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     };
     let mut diagnostic = Diagnostic::error(
-        "E0001",
+        Code::E0001,
         format!("syntax error: expected {expected_text}, found {found_text}"),
         Span::new(file, offset, end),
         format!("expected {expected_text}"),
@@ -604,7 +604,7 @@ impl Converter {
                 other => {
                     let start = base + offset;
                     return Err(vec![Diagnostic::error(
-                        "E0004",
+                        Code::E0004,
                         format!("unknown escape `\\{}` in a string", other.escape_debug()),
                         Span::new(self.file, start, start + 1 + other.len_utf8()),
                         "unknown escape",
@@ -622,7 +622,7 @@ impl Converter {
         let unit_at = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
         let (digits, unit) = text.split_at(unit_at);
         let bad =
-            |message: String, help: &str| vec![Diagnostic::error("E0004", message, span, "invalid number").with_help(help.to_string())];
+            |message: String, help: &str| vec![Diagnostic::error(Code::E0004, message, span, "invalid number").with_help(help.to_string())];
         if unit.is_empty() {
             if digits.contains('.') {
                 return digits

@@ -12,6 +12,10 @@ use serde::Serialize;
 
 use crate::syntax::Span;
 
+mod code;
+
+pub use code::Code;
+
 /// How bad a diagnostic is: errors stop the compile, warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,7 +35,7 @@ pub struct Label {
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub primary: Label,
     pub secondary: Vec<Label>,
@@ -40,7 +44,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error at `span`, labelled with `label`.
-    pub fn error(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             code,
@@ -52,7 +56,7 @@ impl Diagnostic {
     }
 
     /// A warning at `span`, labelled with `label`.
-    pub fn warning(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
         Self { severity: Severity::Warning, ..Self::error(code, message, span, label) }
     }
 
@@ -60,6 +64,13 @@ impl Diagnostic {
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help.push(help.into());
         self
+    }
+
+    /// The same finding under another code: a value's error found in a
+    /// kind file is the kind's (E0401), not the stack's.
+    #[must_use]
+    pub fn with_code(self, code: Code) -> Self {
+        Self { code, ..self }
     }
 
     #[must_use]
@@ -149,7 +160,7 @@ impl Sources {
                     .map(|label| CsLabel::secondary(label.span.file, range(&label.span)).with_message(escape_controls(&label.message))),
             );
             let rendered = severity
-                .with_code(diagnostic.code)
+                .with_code(diagnostic.code.as_str())
                 .with_message(escape_controls(&diagnostic.message))
                 .with_labels(labels)
                 .with_notes(diagnostic.help.iter().map(|help| format!("help: {}", escape_controls(help))).collect());
