@@ -9,6 +9,7 @@
 // Diagnostics are large and travel only on the error path, which is cold.
 #![allow(clippy::result_large_err)]
 
+pub mod artifact;
 pub mod check;
 pub mod cli;
 pub mod diag;

@@ -191,14 +191,14 @@ proptest! {
     /// dotenv: the value `.env.production` holds, read back by Compose's rules.
     #[test]
     fn dotenv_quote_reads_back_by_compose_rules(text in hostile_text()) {
-        let line = format!("K={}", filters::dotenv_quote(&text));
+        let line = format!("K={}", ragc::artifact::dotenv_quote(&text));
         prop_assert_eq!(read_dotenv(&line), Some(text));
     }
 
     /// dotenv: and by ragc's own reader of `.env.production` (a port of Compose's).
     #[test]
     fn dotenv_quote_reads_back_through_ragcs_reader(text in hostile_text()) {
-        let line = format!("K={}\n", filters::dotenv_quote(&text));
+        let line = format!("K={}\n", ragc::artifact::dotenv_quote(&text));
         let statements = ragc::plan::dotenv::parse(line.as_bytes()).unwrap();
         prop_assert_eq!(statements.len(), 1);
         prop_assert_eq!(&statements[0].value, &text);
@@ -295,7 +295,7 @@ fn dotenv_quote_reads_back_through_docker_compose() {
         .chain(["abc\\", "a\\'b", "'", "$HOME", "a\\nb", "#x", "\\\\$", " lead"].map(String::from))
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let env: String = samples.iter().enumerate().map(|(i, s)| format!("K{i}={}\n", filters::dotenv_quote(s))).collect();
+    let env: String = samples.iter().enumerate().map(|(i, s)| format!("K{i}={}\n", ragc::artifact::dotenv_quote(s))).collect();
     std::fs::write(dir.path().join("e.env"), env).unwrap();
     let mut yaml = String::from("services:\n  a:\n    image: x\n    environment:\n");
     for i in 0..samples.len() {

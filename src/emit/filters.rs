@@ -6,6 +6,7 @@ use std::fmt;
 
 use minijinja::{Error, ErrorKind, Value};
 
+use crate::artifact::dotenv_quote;
 use crate::model::{Part, Text};
 
 fn invalid(message: String) -> Error {
@@ -166,28 +167,6 @@ pub fn compose(value: &Value) -> Result<String, Error> {
 /// all), otherwise double quotes with `\\`, `\"`, `\$` and `\n` escaped.
 pub fn dotenv(value: &Value) -> Result<String, Error> {
     Ok(dotenv_quote(&with_text(value, |out, text| write_plain(out, text.pieces()))?))
-}
-
-/// Compose's reader (compose-go's dotenv) keeps single-quoted text as it
-/// is, except that a backslash escapes the quote: a value with a backslash
-/// goes in double quotes, where every escape is written out.
-pub fn dotenv_quote(text: &str) -> String {
-    if !text.contains(['\'', '\n', '\r', '\\']) {
-        return format!("'{text}'");
-    }
-    let mut out = String::from("\"");
-    for ch in text.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '$' => out.push_str("\\$"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            other => out.push(other),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Text inside a `#` comment: secrets shown as `${VAR}`, line breaks folded.

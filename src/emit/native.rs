@@ -300,7 +300,7 @@ impl<'a> Ops<'a> {
         let checkout = super::output_on_server(&stack.settings.path, ".");
         let out = super::relative_to(&paths.output_on_server, &checkout);
         // Shown, not run: a control character in a name is shown escaped, on the one line.
-        let word = |text: &str| super::filters::sh_quote(&super::header::comment_text(text));
+        let word = |text: &str| super::filters::sh_quote(&crate::artifact::comment_text(text));
         let mut compile = format!("ragc compile {}", word(&stack.source));
         if out != EmitOptions::default().out_from_stack {
             compile.push_str(&format!(" -o {}", word(&out)));
@@ -528,7 +528,7 @@ mod tests {
             "ops/health-check.sh",
         ] {
             let artifact = plan.get(path).expect(path);
-            let crate::plan::Contents::Text(text) = &artifact.contents else { panic!("{path} is text") };
+            let crate::artifact::Contents::Text(text) = &artifact.contents else { panic!("{path} is text") };
             assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{path}");
         }
     }

@@ -31,7 +31,7 @@ pub const LOADER: &str = "/usr/local/bin/ragc-env";
 pub const LOADED_VAR: &str = "RAGC_ENV_FILES";
 
 /// The production files' directory in the output directory (mode 0700).
-pub const PRODUCTION_DIR: &str = crate::plan::SECRETS_DIR;
+pub const PRODUCTION_DIR: &str = crate::artifact::SECRETS_DIR;
 /// The development files' directory in the output directory.
 pub const DEVELOPMENT_DIR: &str = "secrets.dev";
 

@@ -19,8 +19,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use super::{secrets, Contents, Plan};
+use crate::artifact::{digest, split_header};
 use crate::diag::Code;
-use crate::emit::{digest, split_header};
 use crate::model::Text;
 
 /// Temporary files the writer stages next to their targets start with this.

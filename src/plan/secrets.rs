@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 
 use super::dotenv::{self, Statement, Unreadable};
 use super::{SecretEntry, SecretsFile};
-use crate::emit::filters::dotenv_quote;
+use crate::artifact::dotenv_quote;
 use crate::model::{Alphabet, SecretSource};
 
 /// The values of `text` as Compose reads them; nothing when Compose's
