@@ -23,3 +23,16 @@ pub fn dotenv_quote(text: &str) -> String {
     out.push('"');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotenv_prefers_single_quotes() {
+        assert_eq!(dotenv_quote("p$ss #x"), "'p$ss #x'");
+        assert_eq!(dotenv_quote("it's $HOME"), r#""it's \$HOME""#);
+        // `'abc\'` would leave the quote escaped and the value unterminated.
+        assert_eq!(dotenv_quote("abc\\"), r#""abc\\""#);
+    }
+}

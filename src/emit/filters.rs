@@ -6,7 +6,6 @@ use std::fmt;
 
 use minijinja::{Error, ErrorKind, Value};
 
-use crate::artifact::dotenv_quote;
 use crate::model::{Part, Text};
 
 fn invalid(message: String) -> Error {
@@ -157,18 +156,6 @@ pub fn write_compose<'a, W: fmt::Write + ?Sized>(out: &mut W, pieces: impl Itera
     out.write_char('"')
 }
 
-/// [`write_compose`] for minijinja templates.
-pub fn compose(value: &Value) -> Result<String, Error> {
-    with_text(value, |out, text| write_compose(out, text.pieces()))
-}
-
-/// A value in a `.env` file, written so that Compose's dotenv reader gives
-/// back exactly these bytes: single quotes when possible (no expansion at
-/// all), otherwise double quotes with `\\`, `\"`, `\$` and `\n` escaped.
-pub fn dotenv(value: &Value) -> Result<String, Error> {
-    Ok(dotenv_quote(&with_text(value, |out, text| write_plain(out, text.pieces()))?))
-}
-
 /// Text inside a `#` comment: secrets shown as `${VAR}`, line breaks folded.
 pub fn write_comment<'a, W: fmt::Write + ?Sized>(out: &mut W, pieces: impl Iterator<Item = Piece<'a>>) -> fmt::Result {
     for piece in pieces {
@@ -245,35 +232,21 @@ pub fn exec_form(value: &Value) -> Result<String, Error> {
     Ok(serde_json::to_string(&words).expect("strings always serialise"))
 }
 
-/// A value in the `ENV` or `LABEL` instruction of a Dockerfile: double-quoted,
-/// with `\`, `"` and `$` escaped.
-pub fn dockerfile(value: &Value) -> Result<String, Error> {
-    let text = value.as_str().map_or_else(|| value.to_string(), ToString::to_string);
-    if text.contains(['\n', '\r']) {
-        return Err(invalid("a Dockerfile value can't contain a newline".into()));
-    }
-    Ok(format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn compose_escapes_dollars_and_quotes() {
-        assert_eq!(compose(&Value::from("a$b\"c")).unwrap(), r#""a$$b\"c""#);
+        let compose = |text: &Text| {
+            let mut out = String::new();
+            write_compose(&mut out, text.pieces()).unwrap();
+            out
+        };
+        assert_eq!(compose(&Text::literal("a$b\"c")), r#""a$$b\"c""#);
         // A secret part keeps its single `$`; literal parts around it are doubled.
-        let text = Value::from_serialize(serde_json::json!([{"kind": "literal", "value": "u:$"}, {"kind": "secret", "value": "PW"}]));
-        assert_eq!(compose(&text).unwrap(), r#""u:$$${PW:?PW is not set: see .env.production}""#);
-        assert_eq!(compose(&Value::from(8080)).unwrap(), r#""8080""#);
-    }
-
-    #[test]
-    fn dotenv_prefers_single_quotes() {
-        assert_eq!(dotenv_quote("p$ss #x"), "'p$ss #x'");
-        assert_eq!(dotenv_quote("it's $HOME"), r#""it's \$HOME""#);
-        // `'abc\'` would leave the quote escaped and the value unterminated.
-        assert_eq!(dotenv_quote("abc\\"), r#""abc\\""#);
+        let text = Text(vec![Part::Literal("u:$".into()), Part::Secret("PW".into())]);
+        assert_eq!(compose(&text), r#""u:$$${PW:?PW is not set: see .env.production}""#);
     }
 
     #[test]

@@ -125,17 +125,11 @@ fn environment(user: &UserTemplates, services: usize) -> Environment<'static> {
         }
         Ok(crate::stdlib::template(name).map(ToString::to_string))
     });
-    env.add_filter("compose", filters::compose);
-    env.add_filter("dotenv", filters::dotenv);
     env.add_filter("sh", filters::sh);
     env.add_filter("nginx", filters::nginx);
     env.add_filter("cron", filters::cron);
     env.add_filter("exec_form", filters::exec_form);
-    env.add_filter("dockerfile", filters::dockerfile);
     env.add_filter("comment", filters::comment);
-    env.add_filter("cpus", |cpus: f64| -> String { format!("{cpus}") });
-    env.add_filter("compose_duration", |seconds: u64| -> String { format!("{seconds}s") });
-    env.add_filter("compose_size", |bytes: u64| -> String { size_text(bytes) });
     env
 }
 
