@@ -10,24 +10,93 @@ use indexmap::IndexMap;
 use minijinja::Value;
 
 use super::block::{self};
+use super::image::ImageSource;
 use super::interp::{self};
 use super::properties::PropertySource;
 use super::resolve::{
-    is_container_path, is_image_reference, record_expected, string_problem, template_error, undeclared_secret, unknown_service,
-    val_to_json, Instance, Resolver,
+    is_container_path, record_expected, string_problem, template_error, undeclared_secret, unknown_service, val_to_json, Instance, Resolver,
 };
 use super::types::{check_value, HealthForm, Type, Val};
 use crate::diag::{did_you_mean, Code, Diagnostic};
-use crate::model::{Build, Condition, Health, HealthTest, Part, Profile, Service, Text};
+use crate::model::{Condition, Health, HealthTest, Part, Profile, Service, Text};
 use crate::syntax::{Block, Entry, EntryKind, Expr, ExprKind, Span};
 
 impl<'k> Resolver<'k> {
     /// Pass two: binds references to other services and builds the model.
-    #[allow(clippy::too_many_lines)]
     pub(super) fn service(&mut self, instance: &Instance<'_>, all: &IndexMap<String, Instance<'_>>) -> Option<Service> {
         let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
         let name = instance.name.name.clone();
         let mut depends_on: IndexMap<String, Condition> = IndexMap::new();
+        let env = self.environment(instance, all, &mut depends_on);
+        let (dev, prod) = (
+            self.profile(instance.dev.as_ref(), instance, all, &mut depends_on),
+            self.profile(instance.prod.as_ref(), instance, all, &mut depends_on),
+        );
+        let ImageSource { build, image, base_image, workdir, digest } = self.image_source(instance, all);
+        let port = self.port(instance);
+        let (route, publish) = self.exposure(instance, port);
+        let health = self.service_health(instance);
+        let release = match instance.values.get("release") {
+            Some((Val::Str(line), span)) => self.split_command(&Text::literal(line.clone()), *span),
+            _ => None,
+        };
+        let command = self.command(instance, "command");
+        let (volumes, files) = self.mounts(instance);
+        let stateful = self.property_bool(instance, "stateful").unwrap_or(false);
+        let backup = self.backup(instance, stateful, &volumes);
+        release_dependencies(instance, all, release.is_some(), &mut depends_on);
+        // Only the fields that have values: one map per service, and the
+        // unset ones (null to templates) are the kind's, kept once per kind.
+        let mut fields = IndexMap::with_capacity(instance.values.len());
+        for (field_name, (val, _)) in &instance.values {
+            fields.insert(field_name.clone(), val_to_json(val, instance.secret_vars.get(field_name).map(String::as_str)));
+        }
+        self.check_image_paths(instance, workdir.as_deref(), build.as_ref());
+        let failed = self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before;
+        if failed {
+            return None;
+        }
+        Some(Service {
+            name: name.clone(),
+            kind: instance.kind.name.name.clone(),
+            image,
+            base_image,
+            digest,
+            build,
+            command,
+            workdir,
+            port,
+            publish,
+            health,
+            route,
+            release,
+            stateful,
+            read_only: self.property_bool(instance, "read_only").unwrap_or(false),
+            tmpfs: self.literal_list(instance, "tmpfs"),
+            cap_add: self.literal_list(instance, "cap_add"),
+            user: self.property_text(instance, "run_as").and_then(|t| t.as_literal()),
+            env,
+            volumes,
+            files,
+            limits: self.limits_with_defaults(instance),
+            backup,
+            depends_on,
+            networks: Vec::new(),
+            dev,
+            prod,
+            fields,
+            span: instance.span,
+        })
+    }
+
+    /// The kind's environment, then the service's own (which may name
+    /// other services: each one named becomes a dependency).
+    fn environment(
+        &mut self,
+        instance: &Instance<'_>,
+        all: &IndexMap<String, Instance<'_>>,
+        depends_on: &mut IndexMap<String, Condition>,
+    ) -> IndexMap<String, Text> {
         let mut env = IndexMap::new();
         if let Some(PropertySource::Kind(Expr { kind: ExprKind::Record(block), .. })) =
             instance.kind.properties.get("env").map(PropertySource::Kind)
@@ -41,133 +110,16 @@ impl<'k> Resolver<'k> {
             }
         }
         for (var, value) in &instance.env {
-            if let Some(text) = self.env_value(value, instance, all, &mut depends_on) {
+            if let Some(text) = self.env_value(value, instance, all, depends_on) {
                 env.insert(var.name.clone(), text);
             }
         }
-        let (dev, prod) = (
-            self.profile(instance.dev.as_ref(), instance, all, &mut depends_on),
-            self.profile(instance.prod.as_ref(), instance, all, &mut depends_on),
-        );
+        env
+    }
 
-        let mut build = instance.kind.properties.get("build").and_then(|expr| match &expr.kind {
-            ExprKind::Str(template) => {
-                Some(Build { template: template.clone(), owner: name.clone(), ignore: Vec::new(), dev_target: None, dev_keep: Vec::new() })
-            }
-            _ => None,
-        });
-        if let Some(build) = &mut build {
-            build.ignore = self.literal_list(instance, "dockerignore");
-            build.dev_target = self.property_text(instance, "dev_target").and_then(|t| t.as_literal());
-            build.dev_keep = self.literal_list(instance, "dev_keep");
-        }
-        let mut image = self.property_text(instance, "image").and_then(|text| text.as_literal());
-        let mut from_failed = false;
-        let mut inherited_digest: Option<String> = None;
-        let mut workdir = self.property_text(instance, "workdir").and_then(|t| t.as_literal());
-        if let Some((Val::Service(from), span)) = instance.values.get("from") {
-            // Follow `from` through other services to the one that has an image.
-            let mut current = from;
-            let mut seen = vec![name.as_str()];
-            loop {
-                let Some(origin) = all.get(&current.name) else {
-                    self.error(unknown_service(current, self.suggestible(all.keys())));
-                    from_failed = true;
-                    break;
-                };
-                if seen.contains(&current.name.as_str()) {
-                    self.error(
-                        Diagnostic::error(Code::E0203, format!("service `{name}` takes its image from itself"), *span, "points back here")
-                            .with_help("`from` names another service that is built or has an `image`"),
-                    );
-                    from_failed = true;
-                    break;
-                }
-                seen.push(current.name.as_str());
-                if let Some(Expr { kind: ExprKind::Str(template), .. }) = origin.kind.properties.get("build") {
-                    let dev_target = self.property_text(origin, "dev_target").and_then(|t| t.as_literal());
-                    let dev_keep = self.literal_list(origin, "dev_keep");
-                    build =
-                        Some(Build { template: template.clone(), owner: current.name.clone(), ignore: Vec::new(), dev_target, dev_keep });
-                    workdir = self.property_text(origin, "workdir").and_then(|t| t.as_literal());
-                    break;
-                }
-                if let Some(origin_image) = self.property_text(origin, "image").and_then(|text| text.as_literal()) {
-                    image = Some(origin_image);
-                    inherited_digest.clone_from(&origin.digest);
-                    break;
-                }
-                if let Some((Val::Service(next), _)) = origin.values.get("from") {
-                    current = next;
-                    continue;
-                }
-                self.error(
-                    Diagnostic::error(Code::E0206, format!("`{}` has no image to share", current.name), from.span, "no image")
-                        .with_help("`from` names a service that is built or has an `image`"),
-                );
-                from_failed = true;
-                break;
-            }
-        }
-        let image = match (&build, image) {
-            // Built images get no name: Compose names them after the project and
-            // service, and an `image:` tag would be a mutable, unpinned reference.
-            (Some(_), _) => {
-                if instance.digest.is_some() {
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0107,
-                            format!("service `{name}` is built here, so it has no digest to pin"),
-                            instance.span,
-                            "built from source",
-                        )
-                        .with_help("`digest` pins prebuilt images; remove it"),
-                    );
-                }
-                None
-            }
-            (None, Some(image)) => {
-                if inherited_digest.is_none() {
-                    self.check_pinned(&image, instance);
-                }
-                Some(match instance.digest.as_ref().or(inherited_digest.as_ref()) {
-                    Some(digest) => format!("{image}@{digest}"),
-                    None => image,
-                })
-            }
-            (None, None) => {
-                if !from_failed {
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0401,
-                            format!("kind `{}` gives no image", instance.kind.name.name),
-                            instance.kind.name.span,
-                            "no `image` or `build`",
-                        )
-                        .with_help("a kind sets `image = \"...\"` or `build = \"python\"`, or declares `field from : service`"),
-                    );
-                }
-                None
-            }
-        };
-        let base_image = if build.as_ref().is_some_and(|b| b.owner == name) {
-            self.property_text(instance, "base_image").and_then(|t| t.as_literal())
-        } else {
-            None
-        };
-        for reference in image.iter().chain(base_image.iter()) {
-            let reference = reference.split_once('@').map_or(reference.as_str(), |(name, _)| name);
-            if !is_image_reference(reference) {
-                let span = instance.values.get("image").or_else(|| instance.values.get("version")).map_or(instance.span, |(_, span)| *span);
-                self.error(
-                    Diagnostic::error(Code::E0107, format!("`{reference}` is not an image reference"), span, "invalid image").with_help(
-                        "an image is `[registry/]name[:tag]`, like `postgres:16.4-alpine`; versions are letters, digits, `.`, `_` and `-`",
-                    ),
-                );
-            }
-        }
-
-        let port = self.port(instance);
+    /// The service's route and the host port it is published on.
+    fn exposure(&mut self, instance: &Instance<'_>, port: Option<u16>) -> (Option<String>, Option<u16>) {
+        let name = &instance.name.name;
         let route = match instance.values.get("route") {
             Some((Val::Str(route), span)) => {
                 if !route.starts_with('/')
@@ -205,6 +157,12 @@ impl<'k> Resolver<'k> {
             }
             _ => route.as_ref().and(port),
         };
+        (route, publish)
+    }
+
+    /// The service's healthcheck, or for one running another's image a
+    /// check that its main process is alive.
+    fn service_health(&mut self, instance: &Instance<'_>) -> Option<Health> {
         let mut health = self.health(instance);
         if health.is_none() && instance.values.contains_key("from") {
             // The shared image's HEALTHCHECK probes the other service's port,
@@ -214,11 +172,11 @@ impl<'k> Resolver<'k> {
             let alive = ["sh", "-c", "kill -0 1"].map(String::from).to_vec();
             health = Some(Health { test: HealthTest::Cmd(alive), interval: 30, timeout: 5, retries: 3, start_period: 10 });
         }
-        let release = match instance.values.get("release") {
-            Some((Val::Str(line), span)) => self.split_command(&Text::literal(line.clone()), *span),
-            _ => None,
-        };
-        let command = self.command(instance, "command");
+        health
+    }
+
+    /// The service's volumes (the kind's, then its own) and secret files.
+    fn mounts(&mut self, instance: &Instance<'_>) -> (IndexMap<String, String>, IndexMap<String, Text>) {
         let mut volumes: IndexMap<String, String> = IndexMap::new();
         for (volume, expr) in &instance.kind.volumes {
             if let Some(path) = self.render(expr, self.context(instance)).and_then(|t| t.as_literal()) {
@@ -240,8 +198,13 @@ impl<'k> Resolver<'k> {
                 files.insert(file.clone(), contents);
             }
         }
-        let stateful = self.property_bool(instance, "stateful").unwrap_or(false);
-        let backup = match instance.values.get("backup") {
+        (volumes, files)
+    }
+
+    /// The backup schedule, for a service that has state to back up.
+    fn backup(&mut self, instance: &Instance<'_>, stateful: bool, volumes: &IndexMap<String, String>) -> Option<crate::model::Schedule> {
+        let name = &instance.name.name;
+        match instance.values.get("backup") {
             Some((Val::Schedule(schedule), span)) => {
                 if !stateful && volumes.is_empty() {
                     self.error(
@@ -254,88 +217,7 @@ impl<'k> Resolver<'k> {
                 Some(schedule.clone())
             }
             _ => None,
-        };
-        if release.is_some() {
-            depends_on.insert(format!("{name}-release"), Condition::ServiceCompletedSuccessfully);
         }
-        // A service running the image of one with a `release` (a worker)
-        // starts only after that release ran: the migration comes first.
-        let mut current = instance.values.get("from");
-        let mut hops = 0;
-        while let Some((Val::Service(from), _)) = current {
-            let Some(origin) = all.get(&from.name).filter(|_| hops < all.len()) else { break };
-            if origin.values.contains_key("release") {
-                depends_on.insert(format!("{}-release", from.name), Condition::ServiceCompletedSuccessfully);
-            }
-            current = origin.values.get("from");
-            hops += 1;
-        }
-        // Only the fields that have values: one map per service, and the
-        // unset ones (null to templates) are the kind's, kept once per kind.
-        let mut fields = IndexMap::with_capacity(instance.values.len());
-        for (field_name, (val, _)) in &instance.values {
-            fields.insert(field_name.clone(), val_to_json(val, instance.secret_vars.get(field_name).map(String::as_str)));
-        }
-        if let Some(path) = workdir.as_ref().filter(|path| !is_container_path(path)) {
-            let span = instance.kind.properties.get("workdir").map_or(instance.span, |expr| expr.span);
-            self.error(
-                Diagnostic::error(Code::E0107, format!("`workdir` is `{}`", path.escape_default()), span, "not an absolute path")
-                    .with_help("the working directory is an absolute path inside the image, like \"/app\""),
-            );
-        }
-        for path in build.iter().flat_map(|build| &build.dev_keep) {
-            if path.is_empty()
-                || path.starts_with('/')
-                || !is_container_path(&format!("/{path}"))
-                || path.split('/').any(|part| part == "..")
-            {
-                let span = instance.kind.properties.get("dev_keep").map_or(instance.span, |expr| expr.span);
-                self.error(
-                    Diagnostic::error(
-                        Code::E0107,
-                        format!("`dev_keep` holds `{}`", path.escape_default()),
-                        span,
-                        "not a path inside `workdir`",
-                    )
-                    .with_help("name a directory relative to the working directory, like \"node_modules\""),
-                );
-            }
-        }
-        let failed = self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before;
-        if failed {
-            return None;
-        }
-        Some(Service {
-            name: name.clone(),
-            kind: instance.kind.name.name.clone(),
-            image,
-            base_image,
-            digest: instance.digest.is_some() || inherited_digest.is_some(),
-            build,
-            command,
-            workdir,
-            port,
-            publish,
-            health,
-            route,
-            release,
-            stateful,
-            read_only: self.property_bool(instance, "read_only").unwrap_or(false),
-            tmpfs: self.literal_list(instance, "tmpfs"),
-            cap_add: self.literal_list(instance, "cap_add"),
-            user: self.property_text(instance, "run_as").and_then(|t| t.as_literal()),
-            env,
-            volumes,
-            files,
-            limits: self.limits_with_defaults(instance),
-            backup,
-            depends_on,
-            networks: Vec::new(),
-            dev,
-            prod,
-            fields,
-            span: instance.span,
-        })
     }
 
     pub(super) fn check_pinned(&mut self, image: &str, instance: &Instance<'_>) {
@@ -553,4 +435,29 @@ pub(super) fn other_has_health(instance: &Instance<'_>) -> bool {
 
 pub(super) fn template_span(instance: &Instance<'_>, export: &str) -> Span {
     instance.kind.exports.get(export).map_or(instance.kind.name.span, |expr| expr.span)
+}
+
+/// A service with a `release` waits for its release job; one running the
+/// image of a service with a `release` (a worker) starts only after that
+/// release ran: the migration comes first.
+fn release_dependencies(
+    instance: &Instance<'_>,
+    all: &IndexMap<String, Instance<'_>>,
+    has_release: bool,
+    depends_on: &mut IndexMap<String, Condition>,
+) {
+    let name = &instance.name.name;
+    if has_release {
+        depends_on.insert(format!("{name}-release"), Condition::ServiceCompletedSuccessfully);
+    }
+    let mut current = instance.values.get("from");
+    let mut hops = 0;
+    while let Some((Val::Service(from), _)) = current {
+        let Some(origin) = all.get(&from.name).filter(|_| hops < all.len()) else { break };
+        if origin.values.contains_key("release") {
+            depends_on.insert(format!("{}-release", from.name), Condition::ServiceCompletedSuccessfully);
+        }
+        current = origin.values.get("from");
+        hops += 1;
+    }
 }

@@ -20,12 +20,11 @@ use super::resolve::{
 use super::types::{check_default, check_rendered, check_value, Type, Val};
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::model::{Limits, Secret};
-use crate::syntax::{Block, Entry, EntryKind, Expr, ExprKind, Ident};
+use crate::syntax::{Block, Entry, EntryKind, Expr, ExprKind, Ident, Labeled};
 
 impl<'k> Resolver<'k> {
     /// Checks one instance's entries against its kind: fields, types,
     /// defaults. Builds the template context.
-    #[allow(clippy::too_many_lines)]
     pub(super) fn instance(&mut self, name: &Ident, kind_name: &Ident, body: &Block) -> Option<Instance<'k>> {
         if !is_service_name(&name.name) {
             self.error(Diagnostic::error(Code::E0502, format!("`{}` is not a valid service name", name.name), name.span, "invalid name")
@@ -81,121 +80,119 @@ impl<'k> Resolver<'k> {
                         .with_help(format!("set the field instead: `{} = ...`", field.name)),
                     );
                 }
-                EntryKind::Labeled(labeled) => {
-                    let (label, volume, value) = (&labeled.label, &labeled.name, &labeled.value);
-                    if label.name != "volume" {
-                        self.error(
-                            Diagnostic::error(
-                                Code::E0102,
-                                format!("unknown declaration `{} {}`", label.name, volume.name),
-                                label.span,
-                                "unknown",
-                            )
-                            .with_help(did_you_mean(&label.name, ["volume"])),
-                        );
-                        continue;
-                    }
-                    if let Err(first) = seen.claim(&format!("volume {}", volume.name), volume.span) {
-                        self.error(duplicate_field(volume, first));
-                        continue;
-                    }
-                    if !is_service_name(&volume.name) {
-                        self.error(
-                            Diagnostic::error(
-                                Code::E0502,
-                                format!("`{}` is not a valid volume name", volume.name),
-                                volume.span,
-                                "invalid name",
-                            )
-                            .with_help("volume names: lowercase letters, digits and `-`, starting with a letter"),
-                        );
-                    }
-                    match check_value(value, &Type::String) {
-                        Ok(Val::Str(path)) if is_container_path(&path) => {
-                            if kind.volumes.contains_key(&volume.name) {
-                                self.error(
-                                    Diagnostic::error(
-                                        Code::E0103,
-                                        format!("kind `{}` already has a volume `{}`", kind.name.name, volume.name),
-                                        volume.span,
-                                        "declared again",
-                                    )
-                                    .with_help("choose another name"),
-                                );
-                            }
-                            instance.volumes.insert(volume.name.clone(), (path, value.span));
-                        }
-                        Ok(_) => self.error(
-                            Diagnostic::error(Code::E0107, "a volume is mounted at an absolute path", value.span, "not an absolute path")
-                                .with_help("write the path inside the container, like \"/app/uploads\""),
-                        ),
-                        Err(error) => self.error(error),
-                    }
-                }
-                EntryKind::Assign { name: field, value } => {
-                    if let Err(first) = seen.claim(&field.name, field.span) {
-                        self.error(duplicate_field(field, first));
-                        continue;
-                    }
-                    match field.name.as_str() {
-                        "env" => match &value.kind {
-                            ExprKind::Record(block) => {
-                                instance.env = self.env_entries(block).into_iter().map(|(name, value)| (name, value.clone())).collect();
-                            }
-                            _ => self.error(record_expected("env", value)),
-                        },
-                        "limits" => instance.limits = self.limits(value),
-                        "digest" => match check_value(value, &Type::String) {
-                            Ok(Val::Str(digest)) if is_digest(&digest) => instance.digest = Some(digest),
-                            Ok(_) => self.error(
-                                Diagnostic::error(
-                                    Code::E0107,
-                                    "a digest is `sha256:` and 64 hex digits",
-                                    value.span,
-                                    "not an image digest",
-                                )
-                                .with_help("copy it from `docker buildx imagetools inspect IMAGE` or the registry's page"),
-                            ),
-                            Err(error) => self.error(error),
-                        },
-                        "dev" | "prod" => match &value.kind {
-                            ExprKind::Record(block) => {
-                                if field.name == "dev" {
-                                    instance.dev = Some(block.clone());
-                                } else {
-                                    instance.prod = Some(block.clone());
-                                }
-                            }
-                            _ => self.error(record_expected(&field.name, value)),
-                        },
-                        _ => match kind.fields.get(&field.name) {
-                            Some(def) => match check_value(value, &def.ty) {
-                                Ok(val) => {
-                                    if let Some(diagnostic) = string_problem(&val, value.span) {
-                                        self.error(diagnostic);
-                                    }
-                                    instance.values.insert(field.name.clone(), (val, value.span));
-                                }
-                                Err(error) => self.error(error),
-                            },
-                            None => {
-                                let candidates: Vec<&str> = kind.fields.keys().map(String::as_str).chain(RESERVED).collect();
-                                self.error(
-                                    Diagnostic::error(
-                                        Code::E0102,
-                                        format!("kind `{}` has no field `{}`", kind.name.name, field.name),
-                                        field.span,
-                                        "unknown field",
-                                    )
-                                    .with_help(did_you_mean(&field.name, candidates.iter().copied())),
-                                );
-                            }
-                        },
-                    }
-                }
+                EntryKind::Labeled(labeled) => self.volume_entry(&mut instance, labeled, &mut seen),
+                EntryKind::Assign { name: field, value } => self.field_entry(&mut instance, field, value, &mut seen),
             }
         }
-        // Defaults, in declaration order, and the missing-field check.
+        self.apply_defaults(&mut instance);
+        instance.secret_vars = self.field_secrets(&instance);
+        (self.diagnostics.len() == errors_before).then_some(instance)
+    }
+
+    /// `volume NAME = "/path"`: a named volume of the service's own.
+    fn volume_entry(&mut self, instance: &mut Instance<'k>, labeled: &Labeled, seen: &mut Seen) {
+        let (label, volume, value) = (&labeled.label, &labeled.name, &labeled.value);
+        if label.name != "volume" {
+            self.error(
+                Diagnostic::error(Code::E0102, format!("unknown declaration `{} {}`", label.name, volume.name), label.span, "unknown")
+                    .with_help(did_you_mean(&label.name, ["volume"])),
+            );
+            return;
+        }
+        if let Err(first) = seen.claim(&format!("volume {}", volume.name), volume.span) {
+            self.error(duplicate_field(volume, first));
+            return;
+        }
+        if !is_service_name(&volume.name) {
+            self.error(
+                Diagnostic::error(Code::E0502, format!("`{}` is not a valid volume name", volume.name), volume.span, "invalid name")
+                    .with_help("volume names: lowercase letters, digits and `-`, starting with a letter"),
+            );
+        }
+        match check_value(value, &Type::String) {
+            Ok(Val::Str(path)) if is_container_path(&path) => {
+                if instance.kind.volumes.contains_key(&volume.name) {
+                    self.error(
+                        Diagnostic::error(
+                            Code::E0103,
+                            format!("kind `{}` already has a volume `{}`", instance.kind.name.name, volume.name),
+                            volume.span,
+                            "declared again",
+                        )
+                        .with_help("choose another name"),
+                    );
+                }
+                instance.volumes.insert(volume.name.clone(), (path, value.span));
+            }
+            Ok(_) => self.error(
+                Diagnostic::error(Code::E0107, "a volume is mounted at an absolute path", value.span, "not an absolute path")
+                    .with_help("write the path inside the container, like \"/app/uploads\""),
+            ),
+            Err(error) => self.error(error),
+        }
+    }
+
+    /// `field = value`: one of the names every service has, or a field of its kind.
+    fn field_entry(&mut self, instance: &mut Instance<'k>, field: &Ident, value: &Expr, seen: &mut Seen) {
+        if let Err(first) = seen.claim(&field.name, field.span) {
+            self.error(duplicate_field(field, first));
+            return;
+        }
+        match field.name.as_str() {
+            "env" => match &value.kind {
+                ExprKind::Record(block) => {
+                    instance.env = self.env_entries(block).into_iter().map(|(name, value)| (name, value.clone())).collect();
+                }
+                _ => self.error(record_expected("env", value)),
+            },
+            "limits" => instance.limits = self.limits(value),
+            "digest" => match check_value(value, &Type::String) {
+                Ok(Val::Str(digest)) if is_digest(&digest) => instance.digest = Some(digest),
+                Ok(_) => self.error(
+                    Diagnostic::error(Code::E0107, "a digest is `sha256:` and 64 hex digits", value.span, "not an image digest")
+                        .with_help("copy it from `docker buildx imagetools inspect IMAGE` or the registry's page"),
+                ),
+                Err(error) => self.error(error),
+            },
+            "dev" | "prod" => match &value.kind {
+                ExprKind::Record(block) => {
+                    if field.name == "dev" {
+                        instance.dev = Some(block.clone());
+                    } else {
+                        instance.prod = Some(block.clone());
+                    }
+                }
+                _ => self.error(record_expected(&field.name, value)),
+            },
+            _ => match instance.kind.fields.get(&field.name) {
+                Some(def) => match check_value(value, &def.ty) {
+                    Ok(val) => {
+                        if let Some(diagnostic) = string_problem(&val, value.span) {
+                            self.error(diagnostic);
+                        }
+                        instance.values.insert(field.name.clone(), (val, value.span));
+                    }
+                    Err(error) => self.error(error),
+                },
+                None => {
+                    let candidates: Vec<&str> = instance.kind.fields.keys().map(String::as_str).chain(RESERVED).collect();
+                    self.error(
+                        Diagnostic::error(
+                            Code::E0102,
+                            format!("kind `{}` has no field `{}`", instance.kind.name.name, field.name),
+                            field.span,
+                            "unknown field",
+                        )
+                        .with_help(did_you_mean(&field.name, candidates.iter().copied())),
+                    );
+                }
+            },
+        }
+    }
+
+    /// Defaults, in declaration order, and the missing-field check.
+    fn apply_defaults(&mut self, instance: &mut Instance<'k>) {
+        let (kind, name) = (instance.kind, instance.name.clone());
         let mut missing = Vec::new();
         for (field_name, def) in &kind.fields {
             if instance.values.contains_key(field_name) {
@@ -225,7 +222,11 @@ impl<'k> Resolver<'k> {
                 .with_help(format!("add `{example} = ...` ({ty})")),
             );
         }
-        // Secret-typed fields become secrets of their own or bind to a declared one.
+    }
+
+    /// Secret-typed fields become secrets of their own or bind to a declared one.
+    fn field_secrets(&mut self, instance: &Instance<'k>) -> IndexMap<String, String> {
+        let name = &instance.name;
         let mut secret_vars: IndexMap<String, String> = IndexMap::new();
         for (field_name, (val, span)) in &instance.values {
             match val {
@@ -258,8 +259,7 @@ impl<'k> Resolver<'k> {
                 _ => {}
             }
         }
-        instance.secret_vars = secret_vars;
-        (self.diagnostics.len() == errors_before).then_some(instance)
+        secret_vars
     }
 
     pub(super) fn env_entries<'a>(&mut self, block: &'a Block) -> Vec<(Ident, &'a Expr)> {

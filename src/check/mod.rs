@@ -12,6 +12,7 @@ mod bind;
 mod block;
 mod declare;
 mod graph;
+mod image;
 mod instantiate;
 mod interp;
 mod kinds;
