@@ -9,9 +9,9 @@
 use indexmap::IndexMap;
 use minijinja::Value;
 
-use super::block::{self};
+use super::block;
 use super::image::ImageSource;
-use super::interp::{self};
+use super::interp;
 use super::properties::PropertySource;
 use super::resolve::{
     is_container_path, record_expected, string_problem, template_error, undeclared_secret, unknown_service, val_to_json, Instance, Resolver,

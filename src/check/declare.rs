@@ -9,17 +9,14 @@
 
 use indexmap::IndexMap;
 
-use super::block::{self};
-use super::resolve::{env_var, is_container_path, is_env_name, Resolver};
-use super::types::{check_value, Type, Val};
-use crate::diag::{did_you_mean, Code, Diagnostic};
-use crate::model::{Secret, Settings};
-use crate::syntax::{Block, Entry, Expr, Ident, Span};
-
+use super::block;
 use super::kinds::KindDef;
-use crate::diag::Sources;
+use super::resolve::{env_var, is_container_path, is_env_name, is_service_name, Resolver};
+use super::types::{check_value, Type, Val};
+use crate::diag::{did_you_mean, Code, Diagnostic, Sources};
 use crate::input::Input;
-use crate::syntax::{self, File, Item};
+use crate::model::{Secret, Settings};
+use crate::syntax::{self, Block, Entry, Expr, File, Ident, Item, Span};
 
 /// The kinds `stack` may use, by name. Kind files are added to `sources`
 /// so that their spans can be rendered.
@@ -202,5 +199,90 @@ pub(super) fn setting_help(key: &str) -> &'static str {
         "offsite" => "write an S3 URL like \"s3://bucket/prefix\"; backups are synced there with `aws s3 sync`",
         "path" | "backup_root" => "write an absolute path on the server, like \"/opt/my-app\", without spaces or quotes",
         _ => "write a path relative to the stack file, like \".\" or \"app\"",
+    }
+}
+
+/// The stack file's declarations, each name once.
+pub(super) struct Declared<'f> {
+    pub(super) stack_name: &'f Ident,
+    pub(super) stack_body: &'f Block,
+    /// The proxy item and the span of its kind.
+    pub(super) proxy_item: Option<(&'f Item, Span)>,
+    pub(super) services: Vec<&'f Item>,
+}
+
+impl Resolver<'_> {
+    /// The stack, the proxy and the services a file declares; a name
+    /// declared twice is E0108, a file without a stack E0106.
+    pub(super) fn declarations<'f>(&mut self, file: &'f File, file_span: Span) -> Option<Declared<'f>> {
+        let mut stack_item = None;
+        let mut proxy_item = None;
+        let mut services = Vec::new();
+        let mut declared: IndexMap<String, (&'static str, Span)> = IndexMap::new();
+        for item in &file.items {
+            let name = match item {
+                Item::Stack { name, .. } => {
+                    if let Some((_, first)) = stack_item {
+                        self.error(
+                            Diagnostic::error(Code::E0108, "a file declares one stack", name.span, "second stack")
+                                .with_label(first, "first stack")
+                                .with_help("put each stack in its own file"),
+                        );
+                    } else {
+                        stack_item = Some((item, name.span));
+                    }
+                    continue;
+                }
+                Item::Proxy { kind, .. } => {
+                    if let Some((_, first)) = proxy_item {
+                        self.error(
+                            Diagnostic::error(Code::E0108, "a stack has one proxy", kind.span, "second proxy")
+                                .with_label(first, "first proxy")
+                                .with_help("one proxy routes every service that has a `route`"),
+                        );
+                    } else {
+                        proxy_item = Some((item, kind.span));
+                    }
+                    continue;
+                }
+                Item::Kind { .. } => continue,
+                Item::Secret { name, .. } => name,
+                Item::Service { name, .. } => {
+                    services.push(item);
+                    name
+                }
+            };
+            if let Some((what, first)) = declared.get(&name.name) {
+                self.error(
+                    Diagnostic::error(
+                        Code::E0108,
+                        format!("the name `{}` is declared twice", name.name),
+                        name.span,
+                        format!("{} declared again", item.keyword()),
+                    )
+                    .with_label(*first, format!("first declared here as a {what}"))
+                    .with_help("services and secrets share one namespace; rename one of them"),
+                );
+            } else {
+                declared.insert(name.name.clone(), (item.keyword(), name.span));
+            }
+        }
+        let Some((Item::Stack { name: stack_name, body: stack_body }, _)) = stack_item else {
+            self.error(
+                Diagnostic::error(
+                    Code::E0106,
+                    "the file declares no stack",
+                    Span { end: file_span.start, ..file_span },
+                    "expected `stack NAME { ... }`",
+                )
+                .with_help("start the file with `stack my-app { domain = \"example.com\" }`"),
+            );
+            return None;
+        };
+        if !is_service_name(&stack_name.name) {
+            self.error(Diagnostic::error(Code::E0502, format!("`{}` is not a valid stack name", stack_name.name), stack_name.span, "invalid name")
+                .with_help("stack names become Compose project and file names: lowercase letters, digits and `-`, starting with a letter, at most 63 characters"));
+        }
+        Some(Declared { stack_name, stack_body, proxy_item, services })
     }
 }

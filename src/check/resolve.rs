@@ -6,7 +6,8 @@ use std::cell::OnceCell;
 use indexmap::IndexMap;
 use minijinja::Value;
 
-use super::block::{self};
+use super::block;
+use super::declare::Declared;
 use super::graph::{derive_networks, routes};
 use super::interp::{secret_sentinel, Interpolator};
 use super::kinds::KindDef;
@@ -140,75 +141,9 @@ impl<'k> Resolver<'k> {
         names.take(if shown { usize::MAX } else { 0 }).map(String::as_str)
     }
 
+    /// Runs the passes in turn: declare, instantiate, bind, graph, rules.
     pub(super) fn stack(&mut self, file: File, file_span: Span, source: &str) -> Option<Stack> {
-        let mut stack_item = None;
-        let mut proxy_item = None;
-        let mut services = Vec::new();
-        let mut declared: IndexMap<String, (&'static str, Span)> = IndexMap::new();
-        for item in &file.items {
-            let name = match item {
-                Item::Stack { name, .. } => {
-                    if let Some((_, first)) = stack_item {
-                        self.error(
-                            Diagnostic::error(Code::E0108, "a file declares one stack", name.span, "second stack")
-                                .with_label(first, "first stack")
-                                .with_help("put each stack in its own file"),
-                        );
-                    } else {
-                        stack_item = Some((item, name.span));
-                    }
-                    continue;
-                }
-                Item::Proxy { kind, .. } => {
-                    if let Some((_, first)) = proxy_item {
-                        self.error(
-                            Diagnostic::error(Code::E0108, "a stack has one proxy", kind.span, "second proxy")
-                                .with_label(first, "first proxy")
-                                .with_help("one proxy routes every service that has a `route`"),
-                        );
-                    } else {
-                        proxy_item = Some((item, kind.span));
-                    }
-                    continue;
-                }
-                Item::Kind { .. } => continue,
-                Item::Secret { name, .. } => name,
-                Item::Service { name, .. } => {
-                    services.push(item);
-                    name
-                }
-            };
-            if let Some((what, first)) = declared.get(&name.name) {
-                self.error(
-                    Diagnostic::error(
-                        Code::E0108,
-                        format!("the name `{}` is declared twice", name.name),
-                        name.span,
-                        format!("{} declared again", item.keyword()),
-                    )
-                    .with_label(*first, format!("first declared here as a {what}"))
-                    .with_help("services and secrets share one namespace; rename one of them"),
-                );
-            } else {
-                declared.insert(name.name.clone(), (item.keyword(), name.span));
-            }
-        }
-        let Some((Item::Stack { name: stack_name, body: stack_body }, _)) = stack_item else {
-            self.error(
-                Diagnostic::error(
-                    Code::E0106,
-                    "the file declares no stack",
-                    Span { end: file_span.start, ..file_span },
-                    "expected `stack NAME { ... }`",
-                )
-                .with_help("start the file with `stack my-app { domain = \"example.com\" }`"),
-            );
-            return None;
-        };
-        if !is_service_name(&stack_name.name) {
-            self.error(Diagnostic::error(Code::E0502, format!("`{}` is not a valid stack name", stack_name.name), stack_name.span, "invalid name")
-                .with_help("stack names become Compose project and file names: lowercase letters, digits and `-`, starting with a letter, at most 63 characters"));
-        }
+        let Declared { stack_name, stack_body, proxy_item, services } = self.declarations(&file, file_span)?;
         let settings = self.settings(&stack_name.name, stack_body);
         self.stack_name.clone_from(&stack_name.name);
         self.domain = settings.as_ref().and_then(|s| s.domain.clone());
@@ -259,38 +194,8 @@ impl<'k> Resolver<'k> {
         let networks = derive_networks(&mut services);
         let proxy = proxy.map(|(kind, fields)| Proxy { kind, fields, routes: routes(&services) });
         self.cross_checks(&services, &instances, proxy.as_ref(), proxy_span, &settings);
-        let mut secrets = std::mem::take(&mut self.secrets);
-        for service in services.values() {
-            for text in service.env.values().chain(service.dev.env.values()).chain(service.prod.env.values()) {
-                for var in text.secrets() {
-                    if let Some(secret) = secrets.get_mut(var) {
-                        if !secret.used_by.contains(&service.name) {
-                            secret.used_by.push(service.name.clone());
-                        }
-                    }
-                }
-            }
-        }
-        for secret in secrets.values() {
-            if secret.used_by.is_empty() {
-                self.diagnostics.push(
-                    Diagnostic::warning(
-                        Code::W0003,
-                        format!("secret `{}` is never used", secret.var.to_ascii_lowercase()),
-                        secret.span,
-                        "declared here",
-                    )
-                    .with_help("pass it to a service (`env { NAME = secret_name }`) or remove it"),
-                );
-            }
-        }
-        let mut kind_fields: IndexMap<String, Vec<String>> = IndexMap::new();
-        for instance in instances.values() {
-            let kind = &instance.kind.name.name;
-            if !kind_fields.contains_key(kind) {
-                kind_fields.insert(kind.clone(), instance.kind.fields.keys().cloned().collect());
-            }
-        }
+        let secrets = self.secret_users(&services);
+        let kind_fields = kind_fields(&instances);
         Some(Stack { name: stack_name, source: source.to_string(), settings, secrets, services, proxy, networks, start_order, kind_fields })
     }
 
@@ -436,6 +341,18 @@ pub(super) fn undeclared_secret<'a>(name: &Ident, secrets: impl IntoIterator<Ite
         "declare it: `secret {} = generate(hex, 32)` or `secret {} = required(\"where to get it\")`",
         name.name, name.name
     ))
+}
+
+/// Every field each kind in use declares, once per kind.
+fn kind_fields(instances: &IndexMap<String, Instance<'_>>) -> IndexMap<String, Vec<String>> {
+    let mut kind_fields: IndexMap<String, Vec<String>> = IndexMap::new();
+    for instance in instances.values() {
+        let kind = &instance.kind.name.name;
+        if !kind_fields.contains_key(kind) {
+            kind_fields.insert(kind.clone(), instance.kind.fields.keys().cloned().collect());
+        }
+    }
+    kind_fields
 }
 
 #[cfg(test)]

@@ -3,13 +3,12 @@
 //! Input: the resolved [`Stack`] (and the user's templates). Output:
 //! diagnostics only; a rule never changes the model.
 
-use crate::input::UserTemplates;
-use crate::model::Stack;
 use indexmap::IndexMap;
 
 use super::resolve::{Instance, Resolver};
 use crate::diag::{Code, Diagnostic};
-use crate::model::{Proxy, Service, Settings, Text};
+use crate::input::UserTemplates;
+use crate::model::{Proxy, Secret, Service, Settings, Stack, Text};
 use crate::syntax::Span;
 
 /// Backups need the kind's backup and restore templates.
@@ -38,6 +37,7 @@ pub(super) fn backups_have_templates(stack: &Stack, templates: &UserTemplates) -
 }
 
 impl<'k> Resolver<'k> {
+    /// The rules across services, service by service, then the proxy's.
     pub(super) fn cross_checks(
         &mut self,
         services: &IndexMap<String, Service>,
@@ -46,8 +46,22 @@ impl<'k> Resolver<'k> {
         proxy_span: Option<Span>,
         settings: &Settings,
     ) {
-        // Names Compose sees: a release job and a volume are named after their
-        // service, so two different declarations can produce the same name.
+        self.compose_names(services);
+        let mut published: IndexMap<u16, &Service> = IndexMap::new();
+        let mut routes: IndexMap<&str, &Service> = IndexMap::new();
+        for service in services.values() {
+            self.published_port(service, instances, proxy.is_some(), &mut published);
+            self.route_taken(service, instances, proxy.is_some(), &mut routes);
+            self.backup_warnings(service);
+        }
+        if let (Some(proxy), Some(span)) = (proxy, proxy_span) {
+            self.proxy_rules(proxy, span, settings);
+        }
+    }
+
+    /// Names Compose sees: a release job and a volume are named after their
+    /// service, so two different declarations can produce the same name.
+    fn compose_names(&mut self, services: &IndexMap<String, Service>) {
         let mut compose_names: IndexMap<String, &Service> = services.values().map(|s| (s.name.clone(), s)).collect();
         let mut volume_names: IndexMap<String, &Service> = IndexMap::new();
         for service in services.values() {
@@ -86,113 +100,136 @@ impl<'k> Resolver<'k> {
                 }
             }
         }
-        let mut published: IndexMap<u16, &Service> = IndexMap::new();
-        let mut routes: IndexMap<&str, &Service> = IndexMap::new();
-        for service in services.values() {
-            let field_span = |field: &str| instances[&service.name].values.get(field).map_or(service.span, |(_, span)| *span);
-            if let Some(port) = service.publish {
-                let publish_span = field_span(if instances[&service.name].values.contains_key("publish") { "publish" } else { "port" });
-                if proxy.is_some() && (port == 80 || port == 443) {
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0301,
-                            format!("host port {port} belongs to the proxy"),
-                            publish_span,
-                            format!("`{}` would publish 127.0.0.1:{port}", service.name),
-                        )
-                        .with_help("nginx listens on 80 and 443 on the host; publish the service on another port: `publish = 8080`"),
-                    );
-                } else if let Some(first) = published.get(&port) {
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0301,
-                            format!("host port {port} is published by both `{}` and `{}`", first.name, service.name),
-                            field_span(if service.route.is_some() && !instances[&service.name].values.contains_key("publish") {
-                                "port"
-                            } else {
-                                "publish"
-                            }),
-                            format!("`{}` publishes 127.0.0.1:{port}", service.name),
-                        )
-                        .with_label(first.span, format!("`{}` publishes it first", first.name))
-                        .with_help(format!("give one of them another host port: `publish = {}`", port.saturating_add(1))),
-                    );
-                } else {
-                    published.insert(port, service);
-                }
-            }
-            if let Some(route) = &service.route {
-                if proxy.is_none() {
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0302,
-                            format!("service `{}` has a route but the stack has no proxy", service.name),
-                            field_span("route"),
-                            "routed here",
-                        )
-                        .with_help("add `proxy nginx { tls = letsencrypt }` to the stack, or remove the route"),
-                    );
-                }
-                if let Some(first) = routes.get(route.as_str()) {
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0304,
-                            format!("route `{route}` is taken by both `{}` and `{}`", first.name, service.name),
-                            field_span("route"),
-                            "same route",
-                        )
-                        .with_label(field_span_of(instances, first, "route"), format!("`{}` has it first", first.name))
-                        .with_help("give each service its own path prefix, like \"/api/\""),
-                    );
-                } else {
-                    routes.insert(route, service);
-                }
-            }
-            let no_backup = service.fields.get("backup").and_then(serde_json::Value::as_str) == Some(super::types::NO_BACKUP);
-            if !service.stateful && service.backup.is_none() && !no_backup && !service.volumes.is_empty() {
-                let names: Vec<String> = service.volumes.keys().map(|volume| format!("`{volume}`")).collect();
-                self.diagnostics.push(
-                    Diagnostic::warning(
-                        Code::W0005,
-                        format!("the {} {} of service `{}` {} never backed up", if names.len() == 1 { "volume" } else { "volumes" }, names.join(", "), service.name, if names.len() == 1 { "is" } else { "are" }),
-                        service.span,
-                        "its files are in no backup",
+    }
+
+    /// E0301: a host port published twice, or one the proxy listens on.
+    fn published_port<'s>(
+        &mut self,
+        service: &'s Service,
+        instances: &IndexMap<String, Instance<'_>>,
+        has_proxy: bool,
+        published: &mut IndexMap<u16, &'s Service>,
+    ) {
+        let field_span = |field: &str| instances[&service.name].values.get(field).map_or(service.span, |(_, span)| *span);
+        if let Some(port) = service.publish {
+            let publish_span = field_span(if instances[&service.name].values.contains_key("publish") { "publish" } else { "port" });
+            if has_proxy && (port == 80 || port == 443) {
+                self.error(
+                    Diagnostic::error(
+                        Code::E0301,
+                        format!("host port {port} belongs to the proxy"),
+                        publish_span,
+                        format!("`{}` would publish 127.0.0.1:{port}", service.name),
                     )
-                    .with_help("add `backup = daily(at: \"02:00\", keep: 7d)` (each volume is archived with tar), or `backup = none()` if it holds nothing worth keeping"),
+                    .with_help("nginx listens on 80 and 443 on the host; publish the service on another port: `publish = 8080`"),
                 );
-            }
-            self.secrets_in_configuration(service);
-            if service.stateful && service.backup.is_none() && !no_backup {
-                self.diagnostics.push(
-                    Diagnostic::warning(
-                        Code::W0001,
-                        format!("stateful service `{}` has no backup", service.name),
-                        service.span,
-                        "its data is never backed up",
+            } else if let Some(first) = published.get(&port) {
+                self.error(
+                    Diagnostic::error(
+                        Code::E0301,
+                        format!("host port {port} is published by both `{}` and `{}`", first.name, service.name),
+                        field_span(if service.route.is_some() && !instances[&service.name].values.contains_key("publish") {
+                            "port"
+                        } else {
+                            "publish"
+                        }),
+                        format!("`{}` publishes 127.0.0.1:{port}", service.name),
                     )
-                    .with_help("add `backup = daily(at: \"02:00\", keep: 7d)`, or `backup = none()` if its data can be lost"),
+                    .with_label(first.span, format!("`{}` publishes it first", first.name))
+                    .with_help(format!("give one of them another host port: `publish = {}`", port.saturating_add(1))),
                 );
+            } else {
+                published.insert(port, service);
             }
         }
-        if let (Some(proxy), Some(span)) = (proxy, proxy_span) {
-            if settings.domain.is_none() {
+    }
+
+    /// E0302 and E0304: a route needs the proxy, and each has one service.
+    fn route_taken<'s>(
+        &mut self,
+        service: &'s Service,
+        instances: &IndexMap<String, Instance<'_>>,
+        has_proxy: bool,
+        routes: &mut IndexMap<&'s str, &'s Service>,
+    ) {
+        let field_span = |field: &str| instances[&service.name].values.get(field).map_or(service.span, |(_, span)| *span);
+        if let Some(route) = &service.route {
+            if !has_proxy {
                 self.error(
-                    Diagnostic::error(Code::E0106, "the proxy needs the stack's `domain`", span, "proxy declared here")
-                        .with_help("add `domain = \"app.example.com\"` to the `stack` block"),
+                    Diagnostic::error(
+                        Code::E0302,
+                        format!("service `{}` has a route but the stack has no proxy", service.name),
+                        field_span("route"),
+                        "routed here",
+                    )
+                    .with_help("add `proxy nginx { tls = letsencrypt }` to the stack, or remove the route"),
                 );
             }
-            if proxy.fields.get("tls").and_then(|v| v.as_str()) == Some("letsencrypt") && settings.acme_email.is_none() {
+            if let Some(first) = routes.get(route.as_str()) {
                 self.error(
-                    Diagnostic::error(Code::E0106, "Let's Encrypt needs the stack's `acme_email`", span, "tls = letsencrypt")
-                        .with_help("add `acme_email = \"ops@example.com\"` to the `stack` block: expiry warnings go there"),
+                    Diagnostic::error(
+                        Code::E0304,
+                        format!("route `{route}` is taken by both `{}` and `{}`", first.name, service.name),
+                        field_span("route"),
+                        "same route",
+                    )
+                    .with_label(field_span_of(instances, first, "route"), format!("`{}` has it first", first.name))
+                    .with_help("give each service its own path prefix, like \"/api/\""),
                 );
+            } else {
+                routes.insert(route, service);
             }
-            if proxy.routes.is_empty() {
-                self.diagnostics.push(
-                    Diagnostic::warning(Code::W0004, "the proxy routes no service", span, "proxy declared here")
-                        .with_help("give the service users reach a `route = \"/\"`"),
-                );
-            }
+        }
+    }
+
+    /// W0005, W0006 and W0001: data in no backup, a secret in plain sight.
+    fn backup_warnings(&mut self, service: &Service) {
+        let no_backup = service.fields.get("backup").and_then(serde_json::Value::as_str) == Some(super::types::NO_BACKUP);
+        if !service.stateful && service.backup.is_none() && !no_backup && !service.volumes.is_empty() {
+            let names: Vec<String> = service.volumes.keys().map(|volume| format!("`{volume}`")).collect();
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    Code::W0005,
+                    format!("the {} {} of service `{}` {} never backed up", if names.len() == 1 { "volume" } else { "volumes" }, names.join(", "), service.name, if names.len() == 1 { "is" } else { "are" }),
+                    service.span,
+                    "its files are in no backup",
+                )
+                .with_help("add `backup = daily(at: \"02:00\", keep: 7d)` (each volume is archived with tar), or `backup = none()` if it holds nothing worth keeping"),
+            );
+        }
+        self.secrets_in_configuration(service);
+        if service.stateful && service.backup.is_none() && !no_backup {
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    Code::W0001,
+                    format!("stateful service `{}` has no backup", service.name),
+                    service.span,
+                    "its data is never backed up",
+                )
+                .with_help("add `backup = daily(at: \"02:00\", keep: 7d)`, or `backup = none()` if its data can be lost"),
+            );
+        }
+    }
+
+    /// The proxy needs the stack's domain, and Let's Encrypt an address.
+    fn proxy_rules(&mut self, proxy: &Proxy, span: Span, settings: &Settings) {
+        if settings.domain.is_none() {
+            self.error(
+                Diagnostic::error(Code::E0106, "the proxy needs the stack's `domain`", span, "proxy declared here")
+                    .with_help("add `domain = \"app.example.com\"` to the `stack` block"),
+            );
+        }
+        if proxy.fields.get("tls").and_then(|v| v.as_str()) == Some("letsencrypt") && settings.acme_email.is_none() {
+            self.error(
+                Diagnostic::error(Code::E0106, "Let's Encrypt needs the stack's `acme_email`", span, "tls = letsencrypt")
+                    .with_help("add `acme_email = \"ops@example.com\"` to the `stack` block: expiry warnings go there"),
+            );
+        }
+        if proxy.routes.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::warning(Code::W0004, "the proxy routes no service", span, "proxy declared here")
+                    .with_help("give the service users reach a `route = \"/\"`"),
+            );
         }
     }
 
@@ -232,4 +269,37 @@ impl<'k> Resolver<'k> {
 
 pub(super) fn field_span_of(instances: &IndexMap<String, Instance<'_>>, service: &Service, field: &str) -> Span {
     instances.get(&service.name).and_then(|instance| instance.values.get(field)).map_or(service.span, |(_, span)| *span)
+}
+
+impl Resolver<'_> {
+    /// The secrets, each with the services that use it; W0003 for one no
+    /// service uses.
+    pub(super) fn secret_users(&mut self, services: &IndexMap<String, Service>) -> IndexMap<String, Secret> {
+        let mut secrets = std::mem::take(&mut self.secrets);
+        for service in services.values() {
+            for text in service.env.values().chain(service.dev.env.values()).chain(service.prod.env.values()) {
+                for var in text.secrets() {
+                    if let Some(secret) = secrets.get_mut(var) {
+                        if !secret.used_by.contains(&service.name) {
+                            secret.used_by.push(service.name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for secret in secrets.values() {
+            if secret.used_by.is_empty() {
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        Code::W0003,
+                        format!("secret `{}` is never used", secret.var.to_ascii_lowercase()),
+                        secret.span,
+                        "declared here",
+                    )
+                    .with_help("pass it to a service (`env { NAME = secret_name }`) or remove it"),
+                );
+            }
+        }
+        secrets
+    }
 }
