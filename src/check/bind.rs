@@ -19,7 +19,7 @@ use super::resolve::{
 use super::types::{check_value, HealthForm, Type, Val};
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::model::{Condition, Health, HealthTest, Part, Profile, Service, Text};
-use crate::syntax::{Block, Entry, EntryKind, Expr, ExprKind, Span};
+use crate::syntax::{Block, Entry, EntryKind, Expr, ExprKind, Ident, Span};
 
 impl<'k> Resolver<'k> {
     /// Pass two: binds references to other services and builds the model.
@@ -259,101 +259,8 @@ impl<'k> Resolver<'k> {
             ExprKind::Float(n) => Some(Text::literal(n.to_string())),
             ExprKind::Bool(b) => Some(Text::literal(b.to_string())),
             ExprKind::Size { text, .. } | ExprKind::Duration { text, .. } => Some(Text::literal(text.clone())),
-            ExprKind::Path(parts) if parts.len() == 1 => {
-                let target = &parts[0];
-                if let Some(var) = self.secret_names.get(&target.name) {
-                    return Some(Text(vec![Part::Secret(var.clone())]));
-                }
-                if let Some(other) = all.get(&target.name) {
-                    let exports: Vec<&str> = other.kind.exports.keys().map(String::as_str).collect();
-                    let example = exports.first().copied().unwrap_or("host");
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0205,
-                            format!("`{}` is a service; name one of its attributes", target.name),
-                            target.span,
-                            "a service, not a value",
-                        )
-                        .with_help(format!(
-                            "write `{}.{example}`; `{}` exports {}",
-                            target.name,
-                            target.name,
-                            exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
-                        )),
-                    );
-                    return None;
-                }
-                self.error(undeclared_secret(target, self.suggestible(self.secret_names.keys())));
-                None
-            }
-            ExprKind::Path(parts) => {
-                let target = &parts[0];
-                let Some(other) = all.get(&target.name) else {
-                    self.error(unknown_service(target, self.suggestible(all.keys())));
-                    return None;
-                };
-                let attribute = &parts[1];
-                let Some(template) = other.kind.exports.get(&attribute.name) else {
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0202,
-                            format!("service `{}` has no attribute `{}`", target.name, attribute.name),
-                            attribute.span,
-                            "unknown attribute",
-                        )
-                        .with_help(did_you_mean(&attribute.name, other.kind.exports.keys().map(String::as_str))),
-                    );
-                    return None;
-                };
-                if parts.len() > 2 {
-                    self.error(
-                        Diagnostic::error(Code::E0202, "attributes have no attributes", parts[2].span, "unexpected")
-                            .with_help(format!("write `{}.{}`", target.name, attribute.name)),
-                    );
-                    return None;
-                }
-                if target.name == instance.name.name {
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0203,
-                            format!("service `{}` refers to itself", target.name),
-                            target.span,
-                            "self-reference",
-                        )
-                        .with_help("a service reaches itself on localhost; set the value directly"),
-                    );
-                    return None;
-                }
-                let ExprKind::Str(template) = &template.kind else { return None };
-                let sole = interp::sole_variable(template).and_then(|name| self.context_value(other, name));
-                let rendered = match sole.as_ref().and_then(Value::as_str) {
-                    Some(value) => interp::rendered(value),
-                    None => self.interp.render(template, &self.build_context(other)),
-                };
-                match rendered {
-                    Ok(text) => {
-                        let condition = if other_has_health(other) { Condition::ServiceHealthy } else { Condition::ServiceStarted };
-                        depends_on.insert(target.name.clone(), condition);
-                        Some(text)
-                    }
-                    Err(message) => {
-                        // An export over an optional field the service leaves unset.
-                        let unset =
-                            other.kind.fields.keys().find(|field| !other.values.contains_key(*field) && template.contains(field.as_str()));
-                        self.error(match unset {
-                            Some(field) => Diagnostic::error(
-                                Code::E0202,
-                                format!("`{}.{}` is not available: `{}` has no `{field}`", target.name, attribute.name, target.name),
-                                attribute.span,
-                                "not set",
-                            )
-                            .with_help(format!("set `{field} = ...` on service `{}`", target.name)),
-                            None => template_error(template_span(other, &attribute.name), &message),
-                        });
-                        None
-                    }
-                }
-            }
+            ExprKind::Path(parts) if parts.len() == 1 => self.secret_value(&parts[0], all),
+            ExprKind::Path(parts) => self.attribute_value(parts, instance, all, depends_on),
             _ => {
                 self.error(
                     Diagnostic::error(
@@ -364,6 +271,105 @@ impl<'k> Resolver<'k> {
                     )
                     .with_help("write a string, a number, a secret's name or a service attribute like `db.url`"),
                 );
+                None
+            }
+        }
+    }
+
+    /// A bare name in `env`: a secret (a service there is E0205).
+    fn secret_value(&mut self, target: &Ident, all: &IndexMap<String, Instance<'_>>) -> Option<Text> {
+        if let Some(var) = self.secret_names.get(&target.name) {
+            return Some(Text(vec![Part::Secret(var.clone())]));
+        }
+        if let Some(other) = all.get(&target.name) {
+            let exports: Vec<&str> = other.kind.exports.keys().map(String::as_str).collect();
+            let example = exports.first().copied().unwrap_or("host");
+            self.error(
+                Diagnostic::error(
+                    Code::E0205,
+                    format!("`{}` is a service; name one of its attributes", target.name),
+                    target.span,
+                    "a service, not a value",
+                )
+                .with_help(format!(
+                    "write `{}.{example}`; `{}` exports {}",
+                    target.name,
+                    target.name,
+                    exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+                )),
+            );
+            return None;
+        }
+        self.error(undeclared_secret(target, self.suggestible(self.secret_names.keys())));
+        None
+    }
+
+    /// `service.attribute` in `env`: the other service's export, rendered
+    /// against its fields; the service becomes a dependency.
+    fn attribute_value(
+        &mut self,
+        parts: &[Ident],
+        instance: &Instance<'_>,
+        all: &IndexMap<String, Instance<'_>>,
+        depends_on: &mut IndexMap<String, Condition>,
+    ) -> Option<Text> {
+        let target = &parts[0];
+        let Some(other) = all.get(&target.name) else {
+            self.error(unknown_service(target, self.suggestible(all.keys())));
+            return None;
+        };
+        let attribute = &parts[1];
+        let Some(template) = other.kind.exports.get(&attribute.name) else {
+            self.error(
+                Diagnostic::error(
+                    Code::E0202,
+                    format!("service `{}` has no attribute `{}`", target.name, attribute.name),
+                    attribute.span,
+                    "unknown attribute",
+                )
+                .with_help(did_you_mean(&attribute.name, other.kind.exports.keys().map(String::as_str))),
+            );
+            return None;
+        };
+        if parts.len() > 2 {
+            self.error(
+                Diagnostic::error(Code::E0202, "attributes have no attributes", parts[2].span, "unexpected")
+                    .with_help(format!("write `{}.{}`", target.name, attribute.name)),
+            );
+            return None;
+        }
+        if target.name == instance.name.name {
+            self.error(
+                Diagnostic::error(Code::E0203, format!("service `{}` refers to itself", target.name), target.span, "self-reference")
+                    .with_help("a service reaches itself on localhost; set the value directly"),
+            );
+            return None;
+        }
+        let ExprKind::Str(template) = &template.kind else { return None };
+        let sole = interp::sole_variable(template).and_then(|name| self.context_value(other, name));
+        let rendered = match sole.as_ref().and_then(Value::as_str) {
+            Some(value) => interp::rendered(value),
+            None => self.interp.render(template, &self.build_context(other)),
+        };
+        match rendered {
+            Ok(text) => {
+                let condition = if other_has_health(other) { Condition::ServiceHealthy } else { Condition::ServiceStarted };
+                depends_on.insert(target.name.clone(), condition);
+                Some(text)
+            }
+            Err(message) => {
+                // An export over an optional field the service leaves unset.
+                let unset = other.kind.fields.keys().find(|field| !other.values.contains_key(*field) && template.contains(field.as_str()));
+                self.error(match unset {
+                    Some(field) => Diagnostic::error(
+                        Code::E0202,
+                        format!("`{}.{}` is not available: `{}` has no `{field}`", target.name, attribute.name, target.name),
+                        attribute.span,
+                        "not set",
+                    )
+                    .with_help(format!("set `{field} = ...` on service `{}`", target.name)),
+                    None => template_error(template_span(other, &attribute.name), &message),
+                });
                 None
             }
         }

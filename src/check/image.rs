@@ -89,47 +89,7 @@ impl Resolver<'_> {
                 break;
             }
         }
-        let image = match (&build, image) {
-            // Built images get no name: Compose names them after the project and
-            // service, and an `image:` tag would be a mutable, unpinned reference.
-            (Some(_), _) => {
-                if instance.digest.is_some() {
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0107,
-                            format!("service `{name}` is built here, so it has no digest to pin"),
-                            instance.span,
-                            "built from source",
-                        )
-                        .with_help("`digest` pins prebuilt images; remove it"),
-                    );
-                }
-                None
-            }
-            (None, Some(image)) => {
-                if inherited_digest.is_none() {
-                    self.check_pinned(&image, instance);
-                }
-                Some(match instance.digest.as_ref().or(inherited_digest.as_ref()) {
-                    Some(digest) => format!("{image}@{digest}"),
-                    None => image,
-                })
-            }
-            (None, None) => {
-                if !from_failed {
-                    self.error(
-                        Diagnostic::error(
-                            Code::E0401,
-                            format!("kind `{}` gives no image", instance.kind.name.name),
-                            instance.kind.name.span,
-                            "no `image` or `build`",
-                        )
-                        .with_help("a kind sets `image = \"...\"` or `build = \"python\"`, or declares `field from : service`"),
-                    );
-                }
-                None
-            }
-        };
+        let image = self.pinned_image(instance, build.is_some(), image, inherited_digest.as_ref(), from_failed);
         let base_image = if build.as_ref().is_some_and(|b| b.owner == *name) {
             self.property_text(instance, "base_image").and_then(|t| t.as_literal())
         } else {
@@ -148,6 +108,60 @@ impl Resolver<'_> {
         }
 
         ImageSource { build, image, base_image, workdir, digest: instance.digest.is_some() || inherited_digest.is_some() }
+    }
+
+    /// The image reference, `@digest` appended when pinned; none for a
+    /// built image (E0107 if it has a digest) or when nothing gives one.
+    fn pinned_image(
+        &mut self,
+        instance: &Instance<'_>,
+        built: bool,
+        image: Option<String>,
+        inherited_digest: Option<&String>,
+        from_failed: bool,
+    ) -> Option<String> {
+        let name = &instance.name.name;
+        match (built, image) {
+            // Built images get no name: Compose names them after the project and
+            // service, and an `image:` tag would be a mutable, unpinned reference.
+            (true, _) => {
+                if instance.digest.is_some() {
+                    self.error(
+                        Diagnostic::error(
+                            Code::E0107,
+                            format!("service `{name}` is built here, so it has no digest to pin"),
+                            instance.span,
+                            "built from source",
+                        )
+                        .with_help("`digest` pins prebuilt images; remove it"),
+                    );
+                }
+                None
+            }
+            (false, Some(image)) => {
+                if inherited_digest.is_none() {
+                    self.check_pinned(&image, instance);
+                }
+                Some(match instance.digest.as_ref().or(inherited_digest) {
+                    Some(digest) => format!("{image}@{digest}"),
+                    None => image,
+                })
+            }
+            (false, None) => {
+                if !from_failed {
+                    self.error(
+                        Diagnostic::error(
+                            Code::E0401,
+                            format!("kind `{}` gives no image", instance.kind.name.name),
+                            instance.kind.name.span,
+                            "no `image` or `build`",
+                        )
+                        .with_help("a kind sets `image = \"...\"` or `build = \"python\"`, or declares `field from : service`"),
+                    );
+                }
+                None
+            }
+        }
     }
 
     /// The working directory and `dev_keep` are paths the Compose files and

@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{compile_stack, lock_out_dir, problem_exit, report_problems, Compiled, Format, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
-use crate::model::{SecretSource, Stack};
+use crate::model::{Secret, SecretSource, Stack};
 use crate::plan::disk::{self, Change, Changes, Problem, Status};
-use crate::plan::secrets::{self, RotateError};
+use crate::plan::secrets::{self, RotateError, Rotated};
 use crate::plan::write::{self, NoFaults, WriteError};
-use crate::plan::Contents;
+use crate::plan::{Contents, SecretsFile};
 
 #[derive(Debug, clap::Args)]
 pub struct RotateArgs {
@@ -168,20 +168,10 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
     let env_path = out_dir.join(".env.production");
     let history_path = out_dir.join(HISTORY);
 
-    // JWT_SECRET, jwt_secret and db.password all name a variable.
-    let wanted = args.name.replace(['.', '-'], "_").to_ascii_uppercase();
-    let Some(secret) = stack.secrets.get(&wanted) else {
-        let generated: Vec<&str> =
-            stack.secrets.values().filter(|s| matches!(s.source, SecretSource::Generate { .. })).map(|s| s.var.as_str()).collect();
-        eprintln!("error: the stack has no secret `{}`", args.name);
-        eprintln!("  = help: the secrets ragc generates, and can rotate: {}", generated.join(", "));
-        return EXIT_USER;
+    let secret = match rotatable(stack, &args.name, &env_path) {
+        Ok(secret) => secret,
+        Err(code) => return code,
     };
-    if let SecretSource::Required { .. } = secret.source {
-        eprintln!("error: {} is a required secret: its value comes from you, not from ragc", secret.var);
-        eprintln!("  = help: put the new value in {} yourself, then restart the services that use it", env_path.display());
-        return EXIT_USER;
-    }
 
     if std::fs::symlink_metadata(&out_dir).is_err() {
         eprintln!("error: {} does not exist yet: `ragc compile` creates it, with every secret", env_path.display());
@@ -211,18 +201,7 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
     let again = args.stack.display();
 
     if args.confirm {
-        if !pending {
-            eprintln!("error: {} holds no previous value of {}: nothing to confirm", history_path.display(), secret.var);
-            return EXIT_USER;
-        }
-        let left = secrets::history_remove(history_text.as_deref().unwrap_or_default(), &secret.var);
-        let change = Change { new: left, status: Status::Update, ..history };
-        let change = if change.new.is_none() { Change { status: Status::Remove, ..change } } else { change };
-        if let Err(code) = apply(vec![change], &out_dir, color) {
-            return code;
-        }
-        println!("confirmed {}: its previous value is forgotten ({})", secret.var, history_path.display());
-        return EXIT_OK;
+        return confirm(pending, history, history_text.as_deref(), &secret.var, &out_dir, color);
     }
     if pending {
         eprintln!(
@@ -245,36 +224,13 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
         }
     };
     let Some(current) = changes.get(".env.production") else { return EXIT_INTERNAL };
-    let existing = match (current.status, current.old.as_deref()) {
-        (Status::Create, _) | (_, None) => {
-            eprintln!("error: {} does not exist yet: `ragc compile` creates it, with every secret", env_path.display());
-            return EXIT_USER;
-        }
-        (Status::Foreign, _) => {
-            report_problems(
-                &changes.refusals().into_iter().filter(|p| p.file == env_path.display().to_string()).collect::<Vec<_>>(),
-                color,
-            );
-            return EXIT_USER;
-        }
-        // Read back by `compare`: UTF-8, as Compose reads it.
-        (_, Some(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+    let existing = match existing_env(current, &changes, &env_path, color) {
+        Ok(existing) => existing,
+        Err(code) => return code,
     };
-    let rotated = match secrets::rotate(file, &existing, &secret.var) {
+    let rotated = match rotate_in(file, &existing, &secret.var, &env_path, color) {
         Ok(rotated) => rotated,
-        Err(RotateError::NotInFile) => {
-            eprintln!("error: {} has no value for {} yet: run `ragc compile` first, which creates it", env_path.display(), secret.var);
-            return EXIT_USER;
-        }
-        Err(RotateError::Random(e)) => {
-            eprintln!("error: the OS random source failed: {e}");
-            return EXIT_INTERNAL;
-        }
-        Err(RotateError::Unreadable(e)) => {
-            report_problems(&[Problem::unreadable_env(&env_path, &e)], color);
-            return EXIT_USER;
-        }
-        Err(RotateError::Unknown | RotateError::Required) => return EXIT_USER,
+        Err(code) => return code,
     };
     // The env file and the history in one transaction, through the same
     // atomic writer as a compile: both change, or neither.
@@ -306,63 +262,184 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
     println!("used by: {}", services.join(", "));
 
     if args.live {
-        if let Some(db) = &database {
-            let (alter, input) = alter_role(db, &rotated.new_value);
-            println!("telling {} the new password of role {} (docker compose exec {} psql)", db.service, db.role, db.service);
-            if let Err(e) = run_docker(&out_dir, &alter, &input) {
-                eprintln!("error: {e}: the database keeps the old password");
-                // Undo: the env file as it was, the history without this rotation.
-                let undo = vec![
-                    Change {
-                        status: Status::Update,
-                        new: Some(existing),
-                        mode: 0o600,
-                        keep: false,
-                        old: Some(rotated.text.into_bytes()),
-                        ..current.clone()
-                    },
-                    match history_change(&out_dir, history_text.clone()) {
-                        Ok(change) => Change { status: if history_text.is_some() { Status::Update } else { Status::Remove }, ..change },
-                        Err(problem) => {
-                            report_problems(&[problem], color);
-                            return EXIT_INTERNAL;
-                        }
-                    },
-                ];
-                // And each secret file as it was (or gone, if it was new).
-                let undo = undo.into_iter().chain(files.into_iter().map(|file| {
-                    let status = if file.old.is_some() { Status::Update } else { Status::Remove };
-                    let new = file.old.as_deref().map(|old| String::from_utf8_lossy(old).into_owned());
-                    Change { status, old: file.new.map(String::into_bytes), new, ..file }
-                }));
-                let undo: Vec<Change> = undo.collect();
-                if apply(undo, &out_dir, color).is_err() {
-                    eprintln!("error: and the rotation could not be undone: the previous value is in {}", history_path.display());
-                    return EXIT_INTERNAL;
-                }
-                eprintln!(
-                    "  = help: the rotation is undone ({} holds its previous value again); start the stack, then rotate again",
-                    env_path.display()
-                );
-                return EXIT_INTERNAL;
-            }
-        }
-        println!("recreating {} so that they read the new value", services.join(", "));
-        if let Err(e) = run_docker(&out_dir, &recreate(&services), "") {
-            eprintln!("error: {e}");
-            eprintln!("  = help: run it again in {}: docker {}", out_dir.display(), recreate(&services).join(" "));
-            return EXIT_INTERNAL;
-        }
-        println!("done: once they work, run `ragc rotate {again} {} --confirm`", secret.var);
-        return EXIT_OK;
+        let undo = Undo { current, existing, rotated_text: &rotated.text, history_text, files };
+        return live(database.as_ref(), &rotated.new_value, &services, undo, &out_dir, color, &again_confirm(&again, &secret.var));
     }
 
+    print_manual_steps(stack, database.as_ref(), &secret.var, &services, &out_dir, &again);
+    EXIT_OK
+}
+
+/// The generated secret `name` names (JWT_SECRET, jwt_secret and
+/// db.password all name a variable); a required one is the operator's.
+fn rotatable<'s>(stack: &'s Stack, name: &str, env_path: &Path) -> Result<&'s Secret, u8> {
+    let wanted = name.replace(['.', '-'], "_").to_ascii_uppercase();
+    let Some(secret) = stack.secrets.get(&wanted) else {
+        let generated: Vec<&str> =
+            stack.secrets.values().filter(|s| matches!(s.source, SecretSource::Generate { .. })).map(|s| s.var.as_str()).collect();
+        eprintln!("error: the stack has no secret `{name}`");
+        eprintln!("  = help: the secrets ragc generates, and can rotate: {}", generated.join(", "));
+        return Err(EXIT_USER);
+    };
+    if let SecretSource::Required { .. } = secret.source {
+        eprintln!("error: {} is a required secret: its value comes from you, not from ragc", secret.var);
+        eprintln!("  = help: put the new value in {} yourself, then restart the services that use it", env_path.display());
+        return Err(EXIT_USER);
+    }
+    Ok(secret)
+}
+
+/// `--confirm`: the previous value of `var` leaves the history.
+fn confirm(pending: bool, history: Change, history_text: Option<&str>, var: &str, out_dir: &Path, color: bool) -> u8 {
+    let history_path = out_dir.join(HISTORY);
+    if !pending {
+        eprintln!("error: {} holds no previous value of {var}: nothing to confirm", history_path.display());
+        return EXIT_USER;
+    }
+    let left = secrets::history_remove(history_text.unwrap_or_default(), var);
+    let change = Change { new: left, status: Status::Update, ..history };
+    let change = if change.new.is_none() { Change { status: Status::Remove, ..change } } else { change };
+    if let Err(code) = apply(vec![change], out_dir, color) {
+        return code;
+    }
+    println!("confirmed {var}: its previous value is forgotten ({})", history_path.display());
+    EXIT_OK
+}
+
+/// The production env file as it is on disk, which must be ragc's.
+fn existing_env(current: &Change, changes: &Changes, env_path: &Path, color: bool) -> Result<String, u8> {
+    match (current.status, current.old.as_deref()) {
+        (Status::Create, _) | (_, None) => {
+            eprintln!("error: {} does not exist yet: `ragc compile` creates it, with every secret", env_path.display());
+            Err(EXIT_USER)
+        }
+        (Status::Foreign, _) => {
+            report_problems(
+                &changes.refusals().into_iter().filter(|p| p.file == env_path.display().to_string()).collect::<Vec<_>>(),
+                color,
+            );
+            Err(EXIT_USER)
+        }
+        // Read back by `compare`: UTF-8, as Compose reads it.
+        (_, Some(bytes)) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+    }
+}
+
+/// The env file with a fresh value of `var`.
+fn rotate_in(file: &SecretsFile, existing: &str, var: &str, env_path: &Path, color: bool) -> Result<Rotated, u8> {
+    match secrets::rotate(file, existing, var) {
+        Ok(rotated) => Ok(rotated),
+        Err(RotateError::NotInFile) => {
+            eprintln!("error: {} has no value for {var} yet: run `ragc compile` first, which creates it", env_path.display());
+            Err(EXIT_USER)
+        }
+        Err(RotateError::Random(e)) => {
+            eprintln!("error: the OS random source failed: {e}");
+            Err(EXIT_INTERNAL)
+        }
+        Err(RotateError::Unreadable(e)) => {
+            report_problems(&[Problem::unreadable_env(env_path, &e)], color);
+            Err(EXIT_USER)
+        }
+        Err(RotateError::Unknown | RotateError::Required) => Err(EXIT_USER),
+    }
+}
+
+/// What a rotation changed, to put back when the database refuses it.
+struct Undo<'a> {
+    /// The env file's change as the comparison found it.
+    current: &'a Change,
+    /// The env file before the rotation.
+    existing: String,
+    rotated_text: &'a str,
+    history_text: Option<String>,
+    /// The secret files the rotation rewrote.
+    files: Vec<Change>,
+}
+
+/// `rotate VAR --confirm`, as the operator types it next.
+fn again_confirm(again: &std::path::Display<'_>, var: &str) -> String {
+    format!("ragc rotate {again} {var} --confirm")
+}
+
+/// `--live`: the database learns the new password first (a refusal undoes
+/// the rotation), then the services that use it are recreated.
+fn live(database: Option<&Database>, new_value: &str, services: &[&str], undo: Undo<'_>, out_dir: &Path, color: bool, confirm: &str) -> u8 {
+    if let Some(db) = database {
+        let (alter, input) = alter_role(db, new_value);
+        println!("telling {} the new password of role {} (docker compose exec {} psql)", db.service, db.role, db.service);
+        if let Err(e) = run_docker(out_dir, &alter, &input) {
+            eprintln!("error: {e}: the database keeps the old password");
+            return undo_rotation(undo, out_dir, color);
+        }
+    }
+    println!("recreating {} so that they read the new value", services.join(", "));
+    if let Err(e) = run_docker(out_dir, &recreate(services), "") {
+        eprintln!("error: {e}");
+        eprintln!("  = help: run it again in {}: docker {}", out_dir.display(), recreate(services).join(" "));
+        return EXIT_INTERNAL;
+    }
+    println!("done: once they work, run `{confirm}`");
+    EXIT_OK
+}
+
+/// Puts back the env file, the history and each secret file as they were.
+fn undo_rotation(undo: Undo<'_>, out_dir: &Path, color: bool) -> u8 {
+    let (env_path, history_path) = (out_dir.join(".env.production"), out_dir.join(HISTORY));
+    let Undo { current, existing, rotated_text, history_text, files } = undo;
+    // Undo: the env file as it was, the history without this rotation.
+    let undo = vec![
+        Change {
+            status: Status::Update,
+            new: Some(existing),
+            mode: 0o600,
+            keep: false,
+            old: Some(rotated_text.as_bytes().to_vec()),
+            ..current.clone()
+        },
+        match history_change(out_dir, history_text.clone()) {
+            Ok(change) => Change { status: if history_text.is_some() { Status::Update } else { Status::Remove }, ..change },
+            Err(problem) => {
+                report_problems(&[problem], color);
+                return EXIT_INTERNAL;
+            }
+        },
+    ];
+    // And each secret file as it was (or gone, if it was new).
+    let undo = undo.into_iter().chain(files.into_iter().map(|file| {
+        let status = if file.old.is_some() { Status::Update } else { Status::Remove };
+        let new = file.old.as_deref().map(|old| String::from_utf8_lossy(old).into_owned());
+        Change { status, old: file.new.map(String::into_bytes), new, ..file }
+    }));
+    let undo: Vec<Change> = undo.collect();
+
+    if apply(undo, out_dir, color).is_err() {
+        eprintln!("error: and the rotation could not be undone: the previous value is in {}", history_path.display());
+        return EXIT_INTERNAL;
+    }
+    eprintln!(
+        "  = help: the rotation is undone ({} holds its previous value again); start the stack, then rotate again",
+        env_path.display()
+    );
+    EXIT_INTERNAL
+}
+
+/// Without `--live`: what the operator runs, in order.
+fn print_manual_steps(
+    stack: &Stack,
+    database: Option<&Database>,
+    var: &str,
+    services: &[&str],
+    out_dir: &Path,
+    again: &std::path::Display<'_>,
+) {
+    let env_path = out_dir.join(".env.production");
     println!("then, in {}:", out_dir.display());
-    if let Some(db) = &database {
+    if let Some(db) = database {
         println!(
             "  1. tell {} the new password (it keeps the old one in its data volume): paste the new {} from {} at the prompt of",
             db.service,
-            secret.var,
+            var,
             env_path.display()
         );
         println!(
@@ -372,20 +449,18 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
             shlex::try_quote(&db.role).unwrap_or_default(),
         );
         println!("  2. restart the services that use it:");
-        println!("     docker {}", recreate(&services).join(" "));
-        println!("  (`ragc rotate {again} {} --live` does both, in that order)", secret.var);
-        return EXIT_OK;
+        println!("     docker {}", recreate(services).join(" "));
+        println!("  (`ragc rotate {again} {} --live` does both, in that order)", var);
+        return;
     }
     println!("restart them so that they read the new value:");
-    println!("  docker {}", recreate(&services).join(" "));
+    println!("  docker {}", recreate(services).join(" "));
     for name in services.iter().filter(|name| stack.services.get(**name).is_some_and(|s| s.stateful)) {
         println!(
             "note: {name} keeps its data in a volume; if it stored the old value when it was first initialised, change the value inside {name} too, or the services that use it can no longer connect"
         );
     }
-    EXIT_OK
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
