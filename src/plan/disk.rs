@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::{secrets, Contents, Plan};
+use super::manifest::{another_stack, env_file_stack, manifest_change};
+pub use super::manifest::{Manifest, MANIFEST};
+use super::{secrets, Artifact, Contents, Plan};
 use crate::artifact::{digest, split_header};
 use crate::diag::Code;
 use crate::model::Text;
@@ -29,59 +31,6 @@ pub const TEMP_PREFIX: &str = ".ragc-tmp-";
 pub const BACKUP_PREFIX: &str = ".ragc-old-";
 /// Copies `--force` keeps of what it replaces: `<path>.ragc-keep`, `.ragc-keep.1`, ...
 pub const KEEP_SUFFIX: &str = ".ragc-keep";
-/// The output directory's manifest: the stack it belongs to and the files
-/// ragc wrote in it, the only ones a later compile may remove.
-pub const MANIFEST: &str = ".ragc-manifest";
-
-/// What a manifest records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
-    pub stack: String,
-    /// Paths relative to the output directory, `/`-separated.
-    pub files: Vec<String>,
-}
-
-impl Manifest {
-    /// The manifest a compile of `plan` leaves behind.
-    pub fn of(plan: &Plan) -> Self {
-        Manifest { stack: plan.stack.clone(), files: plan.artifacts.iter().map(|a| a.path.clone()).collect() }
-    }
-
-    pub fn render(&self) -> String {
-        let mut text = String::from(
-            "# Written by ragc: the stack this directory belongs to, and the files ragc wrote here.\n# A compile removes only files listed here. Do not edit.\n",
-        );
-        text.push_str(&format!("stack {}\n", self.stack));
-        for file in &self.files {
-            text.push_str(&format!("file {file}\n"));
-        }
-        text
-    }
-
-    /// Reads a manifest back; lines that are not ragc's are ignored, and a
-    /// listed path that could leave the directory or name ragc's own files
-    /// is dropped (the manifest is a file anyone with access can edit).
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut stack = None;
-        let mut files = Vec::new();
-        for line in text.lines() {
-            if let Some(name) = line.strip_prefix("stack ") {
-                stack = Some(name.to_string());
-            } else if let Some(path) = line.strip_prefix("file ") {
-                let inside = !path.is_empty()
-                    && !path.starts_with('/')
-                    && path.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
-                    && !path.contains('\\');
-                let name = path.rsplit('/').next().unwrap_or(path);
-                if inside && !is_ragc_scratch(name) && name != MANIFEST {
-                    files.push(path.to_string());
-                }
-            }
-        }
-        Some(Manifest { stack: stack?, files })
-    }
-}
-
 /// The state of one path, and what a compile would do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -369,23 +318,8 @@ fn ownership(text: &str) -> Option<bool> {
 /// # Errors
 /// Every problem with the output directory itself (E0603), all at once.
 pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
+    check_out_dir(out_dir)?;
     let mut problems = Vec::new();
-    if fs::symlink_metadata(without_trailing_slash(out_dir)).is_ok_and(|meta| meta.file_type().is_symlink()) {
-        return Err(vec![out_dir_is_a_link(out_dir)]);
-    }
-    match fs::metadata(out_dir) {
-        Ok(meta) if !meta.is_dir() => problems.push(Problem::environment(
-            out_dir,
-            format!("the output directory {} is not a directory", out_dir.display()),
-            "choose another output directory with -o, or move the file away",
-        )),
-        Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => problems.push(Problem::environment(out_dir, format!("can't open the output directory: {e}"), access_help())),
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
     let manifest_path = out_dir.join(MANIFEST);
     let (old_manifest, old_manifest_bytes) = match inspect(out_dir, MANIFEST, None) {
         Ok(Entry::File { bytes, mode }) => (Manifest::parse(&String::from_utf8_lossy(&bytes)), Some((bytes, mode))),
@@ -399,87 +333,14 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
     // The production env file as a compile leaves it: the secret files are made from its values.
     let mut production_env: Option<String> = None;
     for artifact in &plan.artifacts {
-        let expected = match &artifact.contents {
-            Contents::Text(text) => Some(text.as_bytes()),
-            Contents::Secrets(_) => None,
-            // After the env file they are made from: see below.
-            Contents::SecretFile(_) => continue,
-        };
-        let entry = match inspect(out_dir, &artifact.path, expected) {
-            Ok(entry) => entry,
-            Err(problem) => {
-                problems.push(problem);
-                continue;
-            }
-        };
-        let (old, old_mode, same) = entry.split(expected, artifact.mode);
-        // Decoded only when needed: usually the old bytes equal the new ones.
-        let text = || old.as_deref().map(String::from_utf8_lossy);
-        let (new, status) = match &artifact.contents {
-            Contents::Text(new) => {
-                let status = match &old {
-                    None if same => Status::Unchanged,
-                    None => Status::Create,
-                    // The same bytes carry ragc's header and its digest:
-                    // nothing to hash (the common case, and megabytes at 10,000 services).
-                    Some(bytes) if bytes == new.as_bytes() => Status::Unchanged,
-                    Some(_) => match text().as_deref().and_then(ownership) {
-                        None => Status::Foreign,
-                        Some(false) => Status::HandEdited,
-                        Some(true) => Status::Update,
-                    },
-                };
-                (new.clone(), status)
-            }
-            Contents::SecretFile(_) => unreachable!("skipped above"),
-            Contents::Secrets(file) => {
-                let text = text();
-                let new = match secrets::materialize(file, old.as_deref()) {
-                    Ok(new) => new,
-                    Err(secrets::MaterializeError::Random(e)) => {
-                        let path = out_dir.join(&artifact.path);
-                        problems.push(Problem::environment(
-                            &path,
-                            format!("the OS random source failed: {e}"),
-                            "ragc draws new secrets from the OS; try again, or check the machine",
-                        ));
-                        continue;
-                    }
-                    Err(secrets::MaterializeError::Unreadable(e)) => {
-                        problems.push(Problem::unreadable_env(&out_dir.join(&artifact.path), &e));
-                        continue;
-                    }
-                };
-                production_env = Some(new.clone());
-                let (status, new) = match text.as_deref() {
-                    None => (Status::Create, new),
-                    Some(text) if !secrets::is_generated(text) => (Status::Foreign, new),
-                    // Filled-in values, however quoted, and the user's own
-                    // comments are not drift: the file stays as it is.
-                    Some(text) if secrets::equivalent(text, &new) => (Status::Unchanged, text.to_string()),
-                    Some(_) => (Status::Update, new),
-                };
-                (new, status)
-            }
-        };
-        // Permission bits matter: the env file must stay 0600, scripts executable.
-        let status = match (status, old_mode) {
-            (Status::Unchanged, Some(mode)) if mode != artifact.mode => Status::Update,
-            (status, _) => status,
-        };
-        let secrets = matches!(artifact.contents, Contents::Secrets(_));
-        let keep = secrets && status == Status::Update && text().as_deref().is_some_and(|old| secrets::would_lose(old, &new));
-        changes.push(Change {
-            path: artifact.path.clone(),
-            status,
-            old,
-            old_mode,
-            new: Some(new),
-            mode: artifact.mode,
-            secrets,
-            hidden: false,
-            keep,
-        });
+        // After the env file they are made from: see below.
+        if matches!(artifact.contents, Contents::SecretFile(_)) {
+            continue;
+        }
+        match artifact_change(artifact, out_dir, &mut production_env) {
+            Ok(change) => changes.push(change),
+            Err(problem) => problems.push(problem),
+        }
     }
     if let Some(env) = &production_env {
         match secret_files(plan, out_dir, env) {
@@ -511,33 +372,96 @@ pub fn compare(plan: &Plan, out_dir: &Path) -> Result<Changes, Vec<Problem>> {
             keep: false,
         });
     }
-    let new_manifest = Manifest::of(plan).render();
-    let manifest = match old_manifest_bytes {
-        Some((bytes, _)) if bytes == new_manifest.as_bytes() => None,
-        Some((bytes, mode)) => Some(Change {
-            path: MANIFEST.into(),
-            status: Status::Update,
-            old: Some(bytes),
-            old_mode: mode,
-            new: Some(new_manifest),
-            mode: 0o644,
-            secrets: false,
-            hidden: false,
-            keep: false,
-        }),
-        None => Some(Change {
-            path: MANIFEST.into(),
-            status: Status::Create,
-            old: None,
-            old_mode: None,
-            new: Some(new_manifest),
-            mode: 0o644,
-            secrets: false,
-            hidden: false,
-            keep: false,
-        }),
-    };
+    let manifest = manifest_change(old_manifest_bytes, plan);
     Ok(Changes { out_dir: out_dir.to_path_buf(), changes, manifest })
+}
+
+/// The output directory is a real directory, or not there yet.
+fn check_out_dir(out_dir: &Path) -> Result<(), Vec<Problem>> {
+    let mut problems = Vec::new();
+    if fs::symlink_metadata(without_trailing_slash(out_dir)).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Err(vec![out_dir_is_a_link(out_dir)]);
+    }
+    match fs::metadata(out_dir) {
+        Ok(meta) if !meta.is_dir() => problems.push(Problem::environment(
+            out_dir,
+            format!("the output directory {} is not a directory", out_dir.display()),
+            "choose another output directory with -o, or move the file away",
+        )),
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => problems.push(Problem::environment(out_dir, format!("can't open the output directory: {e}"), access_help())),
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(())
+}
+
+/// One artifact compared with the disk; the production env file is filled
+/// in here (and kept in `production_env`, for the secret files).
+fn artifact_change(artifact: &Artifact, out_dir: &Path, production_env: &mut Option<String>) -> Result<Change, Problem> {
+    let expected = match &artifact.contents {
+        Contents::Text(text) => Some(text.as_bytes()),
+        Contents::Secrets(_) | Contents::SecretFile(_) => None,
+    };
+    let entry = inspect(out_dir, &artifact.path, expected)?;
+    let (old, old_mode, same) = entry.split(expected, artifact.mode);
+    // Decoded only when needed: usually the old bytes equal the new ones.
+    let text = || old.as_deref().map(String::from_utf8_lossy);
+    let (new, status) = match &artifact.contents {
+        Contents::Text(new) => {
+            let status = match &old {
+                None if same => Status::Unchanged,
+                None => Status::Create,
+                // The same bytes carry ragc's header and its digest:
+                // nothing to hash (the common case, and megabytes at 10,000 services).
+                Some(bytes) if bytes == new.as_bytes() => Status::Unchanged,
+                Some(_) => match text().as_deref().and_then(ownership) {
+                    None => Status::Foreign,
+                    Some(false) => Status::HandEdited,
+                    Some(true) => Status::Update,
+                },
+            };
+            (new.clone(), status)
+        }
+        Contents::SecretFile(_) => unreachable!("skipped above"),
+        Contents::Secrets(file) => {
+            let text = text();
+            let new = match secrets::materialize(file, old.as_deref()) {
+                Ok(new) => new,
+                Err(secrets::MaterializeError::Random(e)) => {
+                    let path = out_dir.join(&artifact.path);
+                    return Err(Problem::environment(
+                        &path,
+                        format!("the OS random source failed: {e}"),
+                        "ragc draws new secrets from the OS; try again, or check the machine",
+                    ));
+                }
+                Err(secrets::MaterializeError::Unreadable(e)) => {
+                    return Err(Problem::unreadable_env(&out_dir.join(&artifact.path), &e));
+                }
+            };
+            *production_env = Some(new.clone());
+            let (status, new) = match text.as_deref() {
+                None => (Status::Create, new),
+                Some(text) if !secrets::is_generated(text) => (Status::Foreign, new),
+                // Filled-in values, however quoted, and the user's own
+                // comments are not drift: the file stays as it is.
+                Some(text) if secrets::equivalent(text, &new) => (Status::Unchanged, text.to_string()),
+                Some(_) => (Status::Update, new),
+            };
+            (new, status)
+        }
+    };
+    // Permission bits matter: the env file must stay 0600, scripts executable.
+    let status = match (status, old_mode) {
+        (Status::Unchanged, Some(mode)) if mode != artifact.mode => Status::Update,
+        (status, _) => status,
+    };
+    let secrets = matches!(artifact.contents, Contents::Secrets(_));
+    let keep = secrets && status == Status::Update && text().as_deref().is_some_and(|old| secrets::would_lose(old, &new));
+    Ok(Change { path: artifact.path.clone(), status, old, old_mode, new: Some(new), mode: artifact.mode, secrets, hidden: false, keep })
 }
 
 /// The production secret files made from `env` (the env file's text), each
@@ -598,29 +522,6 @@ fn fill(contents: &Text, values: &IndexMap<String, String>) -> Option<String> {
     (!missing).then_some(text)
 }
 
-/// E0605: the directory holds another stack's output.
-fn another_stack(out_dir: &Path, other: &str, stack: &str, manifest: &Path) -> Problem {
-    let other = escape_name(other);
-    Problem {
-        code: Code::E0605,
-        file: out_dir.display().to_string(),
-        message: format!("{} holds the output of stack `{other}`, not of `{stack}`", out_dir.display()),
-        help: format!(
-            "compile each stack into its own directory (`-o DIR`); to give this one to `{stack}`, first remove the files of `{other}` and {}",
-            manifest.display()
-        ),
-    }
-}
-
-/// The stack an env file ragc wrote belongs to, from its first line
-/// (`# Secrets of stack `NAME`, generated by ragc from FILE.`).
-fn env_file_stack(text: &[u8]) -> Option<String> {
-    let first = text.split(|&b| b == b'\n').next()?;
-    let rest = std::str::from_utf8(first).ok()?.strip_prefix("# Secrets of stack `")?;
-    let (name, tail) = rest.split_once('`')?;
-    tail.starts_with(", generated by ragc from ").then(|| name.to_string())
-}
-
 /// `deploy/` as `deploy`: the status of a link, not of the directory it points to.
 fn without_trailing_slash(path: &Path) -> PathBuf {
     path.components().collect()
@@ -639,7 +540,7 @@ pub fn out_dir_is_a_link(out_dir: &Path) -> Problem {
 }
 
 /// Text read from the disk, shown with its control characters escaped.
-fn escape_name(name: &str) -> String {
+pub(super) fn escape_name(name: &str) -> String {
     crate::diag::escape_controls(name).into_owned()
 }
 

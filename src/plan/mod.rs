@@ -9,6 +9,7 @@ pub mod diff;
 pub mod disk;
 pub mod dotenv;
 pub mod lock;
+mod manifest;
 pub mod secrets;
 pub mod write;
 
