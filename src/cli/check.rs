@@ -7,7 +7,7 @@
 //! control: it is checked when present, and required only with `--env`
 //! (which also fails while a `required(...)` secret is unset).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{compile_stack, Compiled, Format, EXIT_OK, EXIT_USER};
 use crate::diag::{Code, Diagnostic};
@@ -68,19 +68,7 @@ pub fn run(args: &CheckArgs, color: bool) -> u8 {
         Ok(changes) => changes,
         Err(problems) => {
             if json {
-                let files = problems
-                    .iter()
-                    .map(|p| {
-                        serde_json::json!({
-                            "path": null,
-                            "file": p.file,
-                            "status": "error",
-                            "code": p.code,
-                            "message": p.message,
-                            "help": p.help,
-                        })
-                    })
-                    .collect();
+                let files = problems.iter().map(problem_json).collect();
                 print_json(false, &compilation.diagnostics, files, 0);
             } else {
                 super::report_problems(&problems, color);
@@ -135,25 +123,7 @@ pub fn run(args: &CheckArgs, color: bool) -> u8 {
         eprintln!("{red}error{reset}: {count} not set in {}", out_dir.join(".env.production").display());
     }
     if !findings.is_empty() {
-        let (red, reset) = if color { ("\u{1b}[1;31m", "\u{1b}[0m") } else { ("", "") };
-        eprintln!(
-            "{red}error{reset}: {} does not match {}: {} of {} files differ",
-            out_dir.display(),
-            args.stack.display(),
-            findings.len(),
-            considered.len()
-        );
-        let width = findings.iter().map(|f| f.status.label().len()).max().unwrap_or(0);
-        for f in &findings {
-            let code = f.code.map(|code| format!("  [{code}]")).unwrap_or_default();
-            eprintln!("  {:<width$}  {}{code}", f.status.label(), f.file);
-        }
-        eprintln!("  = help: `ragc diff {again}` shows the differences; `ragc compile {again}` writes them");
-        if findings.iter().any(|f| f.status.blocks()) {
-            eprintln!(
-                "  = help: files marked [E0601]/[E0602] are refused by a compile: move hand edits into the stack, or `ragc compile --force {again}` (keeps a copy of each)"
-            );
-        }
+        print_findings(&findings, considered.len(), &out_dir, &args.stack, &again, color);
     }
     if ok {
         let stack = compilation.stack.as_ref();
@@ -170,6 +140,41 @@ pub fn run(args: &CheckArgs, color: bool) -> u8 {
     } else {
         EXIT_USER
     }
+}
+
+/// The drift report: which files differ, and how to bring them in line.
+fn print_findings(findings: &[Finding], considered: usize, out_dir: &Path, stack: &Path, again: &str, color: bool) {
+    let (red, reset) = if color { ("\u{1b}[1;31m", "\u{1b}[0m") } else { ("", "") };
+    eprintln!(
+        "{red}error{reset}: {} does not match {}: {} of {} files differ",
+        out_dir.display(),
+        stack.display(),
+        findings.len(),
+        considered
+    );
+    let width = findings.iter().map(|f| f.status.label().len()).max().unwrap_or(0);
+    for f in findings {
+        let code = f.code.map(|code| format!("  [{code}]")).unwrap_or_default();
+        eprintln!("  {:<width$}  {}{code}", f.status.label(), f.file);
+    }
+    eprintln!("  = help: `ragc diff {again}` shows the differences; `ragc compile {again}` writes them");
+    if findings.iter().any(|f| f.status.blocks()) {
+        eprintln!(
+            "  = help: files marked [E0601]/[E0602] are refused by a compile: move hand edits into the stack, or `ragc compile --force {again}` (keeps a copy of each)"
+        );
+    }
+}
+
+/// A problem with the output directory, as `--format json` lists it.
+fn problem_json(problem: &Problem) -> serde_json::Value {
+    serde_json::json!({
+        "path": null,
+        "file": problem.file,
+        "status": "error",
+        "code": problem.code,
+        "message": problem.message,
+        "help": problem.help,
+    })
 }
 
 /// The stack and `-o` as the user gave them, for commands to suggest.
