@@ -19,6 +19,7 @@ mod kinds;
 mod properties;
 mod resolve;
 mod rules;
+mod schedule;
 pub mod types;
 
 pub use kinds::KindDef;

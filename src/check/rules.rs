@@ -184,7 +184,7 @@ impl<'k> Resolver<'k> {
 
     /// W0005, W0006 and W0001: data in no backup, a secret in plain sight.
     fn backup_warnings(&mut self, service: &Service) {
-        let no_backup = service.fields.get("backup").and_then(serde_json::Value::as_str) == Some(super::types::NO_BACKUP);
+        let no_backup = service.fields.get("backup").and_then(serde_json::Value::as_str) == Some(super::schedule::NO_BACKUP);
         if !service.stateful && service.backup.is_none() && !no_backup && !service.volumes.is_empty() {
             let names: Vec<String> = service.volumes.keys().map(|volume| format!("`{volume}`")).collect();
             self.diagnostics.push(

@@ -7,7 +7,7 @@
 const DAYS: i64 = 8 * 366;
 
 /// One field's allowed values, from a checked expression (see
-/// `check::types::validate_cron`); `None` when the field is `*`.
+/// `check::schedule::validate_cron`); `None` when the field is `*`.
 fn field(text: &str, low: u32, high: u32) -> Option<Vec<bool>> {
     if text == "*" {
         return None;

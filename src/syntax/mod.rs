@@ -5,6 +5,7 @@
 //! converted once, here.
 
 pub mod ast;
+mod limits;
 mod parser;
 
 pub use ast::*;

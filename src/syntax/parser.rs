@@ -5,7 +5,7 @@ use pest::Parser as _;
 use pest_derive::Parser;
 
 use super::ast::{Arg, Block, Call, Entry, EntryKind, Expr, ExprKind, FieldDecl, File, Ident, Item, Labeled, TypeExpr};
-use super::{Span, MAX_DECLARATIONS, MAX_ITEMS, MAX_LINE_BYTES, MAX_NESTING, MAX_SOURCE_BYTES, MAX_VALUES};
+use super::{limits, Span, MAX_DECLARATIONS, MAX_ITEMS, MAX_VALUES};
 use crate::diag::{Code, Diagnostic};
 
 #[derive(Parser)]
@@ -18,21 +18,7 @@ struct RagParser;
 /// One diagnostic for the first syntax error (pest stops there), or for
 /// input past the size or nesting limits.
 pub fn parse(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
-    if text.len() > MAX_SOURCE_BYTES {
-        return Err(vec![Diagnostic::error(
-            Code::E0002,
-            format!("file is too large ({} bytes; the limit is {MAX_SOURCE_BYTES})", text.len()),
-            Span::new(file, 0, 0),
-            "reading stopped here",
-        )
-        .with_help("a stack file describes services, not data: split it or remove the generated content")]);
-    }
-    if let Some(offset) = text.find('\0') {
-        return Err(vec![Diagnostic::error(Code::E0002, "file contains a NUL byte", Span::new(file, offset, offset + 1), "NUL byte here")
-            .with_help("stack files are UTF-8 text; is this a binary file?")]);
-    }
-    check_lines(file, text)?;
-    check_nesting(file, text)?;
+    limits::check(file, text)?;
     let first = skip_trivia(text, 0);
     if let Some(items) = parse_in_parallel(file, text, first) {
         return Ok(File { items });
@@ -213,81 +199,6 @@ fn error_offset(error: &pest::error::Error<Rule>) -> usize {
     }
 }
 
-/// Rejects a line longer than [`MAX_LINE_BYTES`].
-fn check_lines(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
-    let mut start = 0;
-    for (number, line) in text.split('\n').enumerate() {
-        if line.len() > MAX_LINE_BYTES {
-            // The caret goes on the first character past the limit.
-            let mut at = start + MAX_LINE_BYTES;
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            let end = at + text[at..].chars().next().map_or(0, char::len_utf8);
-            return Err(vec![Diagnostic::error(
-                Code::E0701,
-                format!("line {} is {} bytes long; the limit is {MAX_LINE_BYTES}", number + 1, line.len()),
-                Span::new(file, at, end),
-                "the line goes on past the limit here",
-            )
-            .with_help("break the value over several lines, or keep long content in a file of its own")]);
-        }
-        start += line.len() + 1;
-    }
-    Ok(())
-}
-
-/// Rejects input nested deeper than [`MAX_NESTING`] before pest, which
-/// recurses per level, ever sees it.
-fn check_nesting(file: usize, text: &str) -> Result<(), Vec<Diagnostic>> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut in_comment = false;
-    let mut escaped = false;
-    let mut string_start = 0;
-    for (offset, ch) in text.char_indices() {
-        if in_comment {
-            in_comment = ch != '\n';
-            continue;
-        }
-        if in_string {
-            match ch {
-                '\n' => return Err(vec![unterminated_string(file, string_start)]),
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match ch {
-            '#' => in_comment = true,
-            '"' => {
-                in_string = true;
-                string_start = offset;
-            }
-            '{' | '[' | '(' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Err(vec![Diagnostic::error(
-                        Code::E0003,
-                        format!("nesting is deeper than {MAX_NESTING} levels"),
-                        Span::new(file, offset, offset + 1),
-                        "too deep here",
-                    )
-                    .with_help("a stack needs a few levels of blocks; flatten this value")]);
-                }
-            }
-            '}' | ']' | ')' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    if in_string {
-        return Err(vec![unterminated_string(file, string_start)]);
-    }
-    Ok(())
-}
-
 /// The diagnostic for input past [`MAX_DECLARATIONS`] or [`MAX_ITEMS`].
 fn too_many(span: Span, what: &str, limit: usize) -> Diagnostic {
     let span = Span { end: span.start + 1, ..span };
@@ -301,11 +212,6 @@ fn check_count(converter: &Converter, pair: &Pair<'_, Rule>, index: usize, what:
         return Err(vec![too_many(converter.span(pair), what, MAX_ITEMS)]);
     }
     Ok(())
-}
-
-fn unterminated_string(file: usize, start: usize) -> Diagnostic {
-    Diagnostic::error(Code::E0001, "syntax error: unterminated string", Span::new(file, start, start + 1), "this string is never closed")
-        .with_help("close it with `\"` on the same line; write a line break inside a string as `\\n`")
 }
 
 /// What each rule is called in "expected ..." messages.
