@@ -17,7 +17,7 @@ use std::process::Command;
 use minijinja::Value;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use ragc::emit::filters::{self, Pieces};
+use ragc::emit::compose::filters::{self, Pieces};
 use ragc::emit::EmitOptions;
 use ragc::input::Input;
 use ragc::plan::{Contents, Plan};

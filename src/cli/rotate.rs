@@ -73,7 +73,7 @@ pub fn database_of(stack: &Stack, var: &str) -> Option<Database> {
 
 /// `docker compose` with the production files, as run in the output directory.
 fn compose_args() -> Vec<String> {
-    std::iter::once("compose").chain(crate::emit::PRODUCTION_FILES.split(' ')).map(String::from).collect()
+    std::iter::once("compose").chain(crate::emit::compose::PRODUCTION_FILES.split(' ')).map(String::from).collect()
 }
 
 /// The `docker` arguments and the standard input that change `db`'s
@@ -444,7 +444,7 @@ fn print_manual_steps(
         );
         println!(
             "     docker compose {} exec {} psql -U {} -d postgres -c '\\password'",
-            crate::emit::PRODUCTION_FILES,
+            crate::emit::compose::PRODUCTION_FILES,
             db.service,
             shlex::try_quote(&db.role).unwrap_or_default(),
         );

@@ -220,6 +220,18 @@ pub struct Service {
 }
 
 impl Service {
+    /// Development differs from production for this service: its `dev`
+    /// profile overrides something, or its build's working directory is
+    /// mounted from the checkout.
+    pub fn has_dev_override(&self) -> bool {
+        let dev = &self.dev;
+        dev.command.is_some()
+            || dev.release.is_some()
+            || !dev.env.is_empty()
+            || dev.limits.is_some()
+            || (self.build.is_some() && self.workdir.is_some())
+    }
+
     /// The Compose volume name of one of this service's volumes.
     pub fn volume_name(&self, volume: &str) -> String {
         format!("{}-{volume}", self.name)

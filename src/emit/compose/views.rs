@@ -103,7 +103,7 @@ const FIELDS: &[(&str, Convert)] = &[
     ("dev", |_, s| Value::from_serialize(&s.dev)),
     ("prod", |_, s| Value::from_serialize(&s.prod)),
     ("fields", kind_fields),
-    ("dev_override", |_, s| Value::from(dev_override(s))),
+    ("dev_override", |_, s| Value::from(s.has_dev_override())),
     // The command holds no secret, so a Dockerfile may bake it in as `CMD`.
     ("command_literal", |_, s| Value::from(s.command.as_ref().is_some_and(|words| words.iter().all(|word| !word.is_secret())))),
 ];
@@ -134,16 +134,6 @@ fn kind_fields(stack: &Stack, service: &Service) -> Value {
         fields.entry(name.as_str()).or_insert(Value::from(()));
     }
     Value::from_serialize(&fields)
-}
-
-/// The development override is written for this service.
-pub(super) fn dev_override(service: &Service) -> bool {
-    let dev = &service.dev;
-    dev.command.is_some()
-        || dev.release.is_some()
-        || !dev.env.is_empty()
-        || dev.limits.is_some()
-        || (service.build.is_some() && service.workdir.is_some())
 }
 
 impl Object for ServiceView {

@@ -5,12 +5,13 @@
 //! the other stdlib templates and users' kind templates stay minijinja.
 //!
 //! Values reach these templates through the same escaping functions as the
-//! minijinja filters of the same names (`crate::emit::filters`).
+//! minijinja filters of the same names (`super::filters`).
 
 use askama::Template;
 
 use super::secret_files::{Delivery, DEVELOPMENT_DIR, LOADED_VAR, LOADER, PRODUCTION_DIR};
-use super::{EmitOptions, Paths, PRODUCTION_FILES};
+use super::{Paths, PRODUCTION_FILES};
+use crate::emit::EmitOptions;
 use indexmap::IndexMap;
 
 use crate::model::{Alphabet, Health, HealthTest, SecretSource, Service, Stack, Text};
@@ -80,7 +81,7 @@ impl Native {
                 ComposeBase { stack, paths: data.paths, services, volumes, files: data.files }.render()?
             }
             Native::ComposeOverride => {
-                let dev_services = stack.services.values().filter(|service| super::views::dev_override(service)).collect();
+                let dev_services = stack.services.values().filter(|service| service.has_dev_override()).collect();
                 ComposeOverride { paths: data.paths, dev_services, files: data.files }.render()?
             }
             Native::ComposeProduction => ComposeProduction { stack }.render()?,
@@ -421,7 +422,7 @@ struct HealthCheck<'a> {
 mod filters {
     use std::fmt;
 
-    use crate::emit::filters::{sh_quote, write_comment, write_compose, write_plain, Pieces};
+    use crate::emit::compose::filters::{sh_quote, write_comment, write_compose, write_plain, Pieces};
 
     /// A value written straight into the output by its syntax's escaping
     /// function, without a string in between.
@@ -469,10 +470,10 @@ mod filters {
         value.ok_or_else(|| askama::Error::custom(format!("the {what} limit is not set")))
     }
 
-    /// [`crate::emit::filters::cron_text`]: `%` escaped, a newline refused.
+    /// [`crate::emit::compose::filters::cron_text`]: `%` escaped, a newline refused.
     #[askama::filter_fn]
     pub fn cron<T: fmt::Display>(value: T, _: &dyn askama::Values) -> askama::Result<String> {
-        crate::emit::filters::cron_text(&value.to_string()).map_err(askama::Error::custom)
+        crate::emit::compose::filters::cron_text(&value.to_string()).map_err(askama::Error::custom)
     }
 
     #[askama::filter_fn]
@@ -482,7 +483,7 @@ mod filters {
 
     #[askama::filter_fn]
     pub fn compose_size(value: &Option<u64>, _: &dyn askama::Values) -> askama::Result<String> {
-        Ok(crate::emit::size_text(required(value, "memory")?))
+        Ok(crate::emit::compose::size_text(required(value, "memory")?))
     }
 
     #[askama::filter_fn]
