@@ -14,8 +14,9 @@ use super::image::ImageSource;
 use super::interp;
 use super::properties::PropertySource;
 use super::resolve::{
-    is_container_path, record_expected, string_problem, template_error, undeclared_secret, unknown_service, val_to_json, Instance, Resolver,
+    field_value, is_container_path, record_expected, string_problem, template_error, undeclared_secret, unknown_service, Instance, Resolver,
 };
+use super::schedule::NO_BACKUP;
 use super::types::{check_value, HealthForm, Type, Val};
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::model::{Condition, Health, HealthTest, Part, Profile, Service, Text};
@@ -49,7 +50,7 @@ impl<'k> Resolver<'k> {
         // unset ones (null to templates) are the kind's, kept once per kind.
         let mut fields = IndexMap::with_capacity(instance.values.len());
         for (field_name, (val, _)) in &instance.values {
-            fields.insert(field_name.clone(), val_to_json(val, instance.secret_vars.get(field_name).map(String::as_str)));
+            fields.insert(field_name.clone(), field_value(val, instance.secret_vars.get(field_name).map(String::as_str)));
         }
         self.check_image_paths(instance, workdir.as_deref(), build.as_ref());
         let failed = self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before;
@@ -85,6 +86,7 @@ impl<'k> Resolver<'k> {
             dev,
             prod,
             fields,
+            no_backup: matches!(instance.values.get("backup"), Some((Val::Enum(none), _)) if none == NO_BACKUP),
             span: instance.span,
         })
     }

@@ -14,12 +14,12 @@ use indexmap::IndexMap;
 use super::block::{self, duplicate_field, Seen};
 use super::kinds::{FieldDef, RESERVED};
 use super::resolve::{
-    env_var, is_container_path, is_digest, is_env_name, is_service_name, record_expected, string_problem, template_error,
-    undeclared_secret, val_to_json, Instance, Resolver,
+    env_var, field_value, is_container_path, is_digest, is_env_name, is_service_name, record_expected, string_problem, template_error,
+    undeclared_secret, Instance, Resolver,
 };
 use super::types::{check_default, check_rendered, check_value, Type, Val};
 use crate::diag::{did_you_mean, Code, Diagnostic};
-use crate::model::{Limits, Secret};
+use crate::model::{FieldValue, Limits, ProxySite, Secret};
 use crate::syntax::{Block, Entry, EntryKind, Expr, ExprKind, Ident, Labeled};
 
 impl<'k> Resolver<'k> {
@@ -321,7 +321,7 @@ impl<'k> Resolver<'k> {
         limits
     }
 
-    pub(super) fn proxy(&mut self, kind_name: &Ident, body: &Block) -> Option<(String, IndexMap<String, serde_json::Value>)> {
+    pub(super) fn proxy(&mut self, kind_name: &Ident, body: &Block) -> Option<(String, IndexMap<String, FieldValue>)> {
         let Some(kind) = self.kinds.get(&kind_name.name).filter(|kind| kind.is_proxy()) else {
             let proxies: Vec<&str> = self.kinds.iter().filter(|(_, k)| k.is_proxy()).map(|(n, _)| n.as_str()).collect();
             self.error(
@@ -354,7 +354,7 @@ impl<'k> Resolver<'k> {
                     if let Some(diagnostic) = string_problem(&val, value.span) {
                         this.error(diagnostic);
                     }
-                    fields.insert(name.name.clone(), val_to_json(&val, None));
+                    fields.insert(name.name.clone(), field_value(&val, None));
                 }
                 Err(error) => this.error(error),
             }
@@ -370,11 +370,11 @@ impl<'k> Resolver<'k> {
                     // missing or invalid domain is reported on its own.
                     let quiet = self.domain.is_none();
                     if let Some(val) = self.default_value(def, &kind_name.name, quiet) {
-                        fields.insert(name.clone(), val_to_json(&val, None));
+                        fields.insert(name.clone(), field_value(&val, None));
                     }
                 }
                 (None, true) => {
-                    fields.insert(name.clone(), serde_json::Value::Null);
+                    fields.insert(name.clone(), FieldValue::Null);
                 }
                 (None, false) => {
                     self.error(
@@ -411,5 +411,19 @@ impl<'k> Resolver<'k> {
         };
         // A default that doesn't fit its field is the kind's mistake, not the stack's.
         checked.map_err(|error| self.error(error.with_code(Code::E0401))).ok()
+    }
+}
+
+/// The proxy kind's fields a target reads, bound to their meaning once.
+pub(super) fn proxy_site(fields: &IndexMap<String, FieldValue>) -> ProxySite {
+    let text = |name: &str| fields.get(name).and_then(FieldValue::as_str).map(str::to_string);
+    let number = |name: &str| fields.get(name).and_then(FieldValue::as_u64).unwrap_or_default();
+    ProxySite {
+        letsencrypt: text("tls").as_deref() == Some("letsencrypt"),
+        certificate: text("certificate"),
+        certificate_key: text("certificate_key"),
+        version: text("version").unwrap_or_default(),
+        max_body: number("max_body"),
+        timeout: number("timeout"),
     }
 }

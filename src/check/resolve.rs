@@ -9,11 +9,12 @@ use minijinja::Value;
 use super::block;
 use super::declare::Declared;
 use super::graph::{derive_networks, routes};
+use super::instantiate::proxy_site;
 use super::interp::{secret_sentinel, Interpolator};
 use super::kinds::KindDef;
 use super::types::Val;
 use crate::diag::{did_you_mean, Code, Diagnostic};
-use crate::model::{Limits, Proxy, Secret, Stack, Text};
+use crate::model::{FieldValue, Limits, Proxy, Secret, Stack, Text};
 use crate::syntax::{Block, Expr, ExprKind, File, Ident, Item, Span};
 
 pub(super) type Ctx = IndexMap<String, Value>;
@@ -106,19 +107,19 @@ pub(super) fn val_to_value(val: &Val, secret_var: Option<&str>) -> Value {
 }
 
 /// Fields as templates see them: sizes in bytes, durations in seconds.
-pub(super) fn val_to_json(val: &Val, secret_var: Option<&str>) -> serde_json::Value {
+pub(super) fn field_value(val: &Val, secret_var: Option<&str>) -> FieldValue {
     match val {
-        Val::Str(s) | Val::Enum(s) => s.as_str().into(),
-        Val::Int(n) => (*n).into(),
-        Val::Number(n) => (*n).into(),
-        Val::Bool(b) => (*b).into(),
-        Val::Size { bytes, .. } => (*bytes).into(),
-        Val::Duration { seconds, .. } => (*seconds).into(),
-        Val::List(items) => items.iter().map(|item| val_to_json(item, None)).collect(),
-        Val::NewSecret(_) | Val::SecretRef(_) => serde_json::json!({ "secret": secret_var }),
-        Val::Schedule(schedule) => serde_json::to_value(schedule).unwrap_or_default(),
-        Val::Health(_) => true.into(),
-        Val::Service(ident) => ident.name.as_str().into(),
+        Val::Str(s) | Val::Enum(s) => FieldValue::Str(s.clone()),
+        Val::Int(n) => FieldValue::Int(*n),
+        Val::Number(n) => FieldValue::Number(*n),
+        Val::Bool(b) => FieldValue::Bool(*b),
+        Val::Size { bytes, .. } => FieldValue::Unsigned(*bytes),
+        Val::Duration { seconds, .. } => FieldValue::Unsigned(*seconds),
+        Val::List(items) => FieldValue::List(items.iter().map(|item| field_value(item, None)).collect()),
+        Val::NewSecret(_) | Val::SecretRef(_) => FieldValue::Secret(secret_var.map(str::to_string)),
+        Val::Schedule(schedule) => FieldValue::Schedule(schedule.clone()),
+        Val::Health(_) => FieldValue::Bool(true),
+        Val::Service(ident) => FieldValue::Str(ident.name.clone()),
     }
 }
 
@@ -192,7 +193,7 @@ impl<'k> Resolver<'k> {
         let mut services = built;
         let start_order = self.order(&services, &instances)?;
         let networks = derive_networks(&mut services);
-        let proxy = proxy.map(|(kind, fields)| Proxy { kind, fields, routes: routes(&services) });
+        let proxy = proxy.map(|(kind, fields)| Proxy { kind, site: proxy_site(&fields), fields, routes: routes(&services) });
         self.cross_checks(&services, &instances, proxy.as_ref(), proxy_span, &settings);
         let secrets = self.secret_users(&services);
         let kind_fields = kind_fields(&instances);

@@ -184,7 +184,7 @@ impl<'k> Resolver<'k> {
 
     /// W0005, W0006 and W0001: data in no backup, a secret in plain sight.
     fn backup_warnings(&mut self, service: &Service) {
-        let no_backup = service.fields.get("backup").and_then(serde_json::Value::as_str) == Some(super::schedule::NO_BACKUP);
+        let no_backup = service.no_backup;
         if !service.stateful && service.backup.is_none() && !no_backup && !service.volumes.is_empty() {
             let names: Vec<String> = service.volumes.keys().map(|volume| format!("`{volume}`")).collect();
             self.diagnostics.push(
@@ -219,7 +219,7 @@ impl<'k> Resolver<'k> {
                     .with_help("add `domain = \"app.example.com\"` to the `stack` block"),
             );
         }
-        if proxy.fields.get("tls").and_then(|v| v.as_str()) == Some("letsencrypt") && settings.acme_email.is_none() {
+        if proxy.site.letsencrypt && settings.acme_email.is_none() {
             self.error(
                 Diagnostic::error(Code::E0106, "Let's Encrypt needs the stack's `acme_email`", span, "tls = letsencrypt")
                     .with_help("add `acme_email = \"ops@example.com\"` to the `stack` block: expiry warnings go there"),

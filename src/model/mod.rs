@@ -11,6 +11,9 @@ use serde::Serialize;
 use crate::syntax::Span;
 
 pub mod cron;
+mod field;
+
+pub use field::FieldValue;
 
 /// A string that may contain secret material. Emitters render the literal
 /// parts through their syntax's escaping filter and each secret part as a
@@ -103,7 +106,7 @@ impl Stack {
 
     /// The proxy's TLS certificate file, when it has one.
     pub fn certificate(&self) -> Option<&str> {
-        self.proxy.as_ref()?.fields.get("certificate")?.as_str()
+        self.proxy.as_ref()?.site.certificate.as_deref()
     }
 }
 
@@ -214,7 +217,10 @@ pub struct Service {
     /// The kind's fields the service sets or that have defaults, for the
     /// kind's own templates; unset optional ones are not stored per service
     /// (`Stack::kind_fields` has them).
-    pub fields: IndexMap<String, serde_json::Value>,
+    pub fields: IndexMap<String, FieldValue>,
+    /// `backup = none()`: no backup, said on purpose (no warning).
+    #[serde(skip)]
+    pub no_backup: bool,
     #[serde(skip)]
     pub span: Span,
 }
@@ -338,8 +344,27 @@ pub struct Network {
 #[derive(Debug, Clone, Serialize)]
 pub struct Proxy {
     pub kind: String,
-    pub fields: IndexMap<String, serde_json::Value>,
+    /// Every field of the proxy's kind, for its templates.
+    pub fields: IndexMap<String, FieldValue>,
     pub routes: Vec<Route>,
+    /// What the targets read of those fields, bound once by the checker.
+    #[serde(skip)]
+    pub site: ProxySite,
+}
+
+/// The proxy's settings a target needs, typed.
+#[derive(Debug, Clone, Default)]
+pub struct ProxySite {
+    /// `tls = letsencrypt`: certificates from Let's Encrypt (certbot).
+    pub letsencrypt: bool,
+    pub certificate: Option<String>,
+    pub certificate_key: Option<String>,
+    /// The proxy's version, like `1.27.3`.
+    pub version: String,
+    /// Largest request body, in bytes.
+    pub max_body: u64,
+    /// Upstream timeout, in seconds.
+    pub timeout: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -223,12 +223,17 @@ impl Job {
 /// certbot's name for the proxy's certificate: the directory the site's paths
 /// name under /etc/letsencrypt/live/ (true), else the domain (false).
 pub(crate) fn certbot_name(stack: &Stack, proxy: &crate::model::Proxy) -> (String, bool) {
-    let field_str = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_str).unwrap_or_default();
-    let live = |field: &str, file: &str| {
-        field_str(field).strip_prefix("/etc/letsencrypt/live/")?.strip_suffix(file)?.strip_suffix('/').map(str::to_string)
+    let live = |path: &Option<String>, file: &str| {
+        path.as_deref()
+            .unwrap_or_default()
+            .strip_prefix("/etc/letsencrypt/live/")?
+            .strip_suffix(file)?
+            .strip_suffix('/')
+            .map(str::to_string)
     };
-    let named = live("certificate", "fullchain.pem")
-        .filter(|name| !name.is_empty() && !name.contains('/') && live("certificate_key", "privkey.pem").as_ref() == Some(name));
+    let site = &proxy.site;
+    let named = live(&site.certificate, "fullchain.pem")
+        .filter(|name| !name.is_empty() && !name.contains('/') && live(&site.certificate_key, "privkey.pem").as_ref() == Some(name));
     match named {
         Some(name) => (name, true),
         None => (stack.settings.domain.clone().unwrap_or_default(), false),
@@ -238,9 +243,7 @@ pub(crate) fn certbot_name(stack: &Stack, proxy: &crate::model::Proxy) -> (Strin
 fn jinja_context(stack: &Stack, paths: &Paths, services: &Arc<views::Services>) -> minijinja::Value {
     let backed_up = stack.backed_up();
     let nginx = stack.proxy.as_ref().map(|proxy| {
-        let field_u64 = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_u64).unwrap_or_default();
-        let field_str = |name: &str| proxy.fields.get(name).and_then(serde_json::Value::as_str).unwrap_or_default();
-        let version = field_str("version");
+        let site = &proxy.site;
         let (cert_name, cert_name_matches) = certbot_name(stack, proxy);
         let upstreams: serde_json::Map<String, serde_json::Value> =
             proxy.routes.iter().map(|route| (route.service.clone(), upstream_name(&stack.name, &route.service).into())).collect();
@@ -248,9 +251,9 @@ fn jinja_context(stack: &Stack, paths: &Paths, services: &Arc<views::Services>) 
             "upstreams": upstreams,
             "cert_name": cert_name,
             "cert_name_matches": cert_name_matches,
-            "http2_directive": version_at_least(version, (1, 25, 1)),
-            "max_body": size_text(field_u64("max_body")).trim_end_matches('b').to_string(),
-            "timeout": format!("{}s", field_u64("timeout")),
+            "http2_directive": version_at_least(&site.version, (1, 25, 1)),
+            "max_body": size_text(site.max_body).trim_end_matches('b').to_string(),
+            "timeout": format!("{}s", site.timeout),
         })
     });
     let mut backup_groups: Vec<serde_json::Value> = Vec::new();
@@ -346,9 +349,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         );
         // The HTTP-only form that serves the first certificate's challenge.
         let bootstrap = format!("{}/bootstrap.conf.j2", proxy.kind);
-        if proxy.fields.get("tls").and_then(serde_json::Value::as_str) == Some("letsencrypt")
-            && crate::stdlib::has_template(&bootstrap, user)
-        {
+        if proxy.site.letsencrypt && crate::stdlib::has_template(&bootstrap, user) {
             job(format!("{}/{}.bootstrap.conf", proxy.kind, stack.name), jinja(bootstrap, &context), CommentStyle::Hash, 0o644);
         }
         // The default server: the same bytes for every stack on a host.

@@ -14,7 +14,7 @@ use super::{Paths, PRODUCTION_FILES};
 use crate::emit::EmitOptions;
 use indexmap::IndexMap;
 
-use crate::model::{Alphabet, Health, HealthTest, SecretSource, Service, Stack, Text};
+use crate::model::{Alphabet, FieldValue, Health, HealthTest, SecretSource, Service, Stack, Text};
 
 /// What the compiled templates read.
 pub struct Data<'a> {
@@ -144,8 +144,9 @@ impl Native {
                     .map(|service| DrillStore {
                         name: &service.name,
                         kind: &service.kind,
-                        user: service.fields.get("user").and_then(serde_json::Value::as_str).unwrap_or_default(),
-                        database: service.fields.get("database").and_then(serde_json::Value::as_str).unwrap_or_default(),
+                        // The postgres kind's fields, as its own templates read them.
+                        user: service.fields.get("user").and_then(FieldValue::as_str).unwrap_or_default(),
+                        database: service.fields.get("database").and_then(FieldValue::as_str).unwrap_or_default(),
                     })
                     .collect();
                 OpsRestoreDrill { ops: Ops::new(data), stores }.render()?
@@ -378,7 +379,7 @@ impl<'a> OpsInstall<'a> {
             ops: Ops::new(data),
             paths,
             nginx: proxy.is_some(),
-            letsencrypt: proxy.and_then(|proxy| proxy.fields.get("tls")).and_then(serde_json::Value::as_str) == Some("letsencrypt"),
+            letsencrypt: proxy.is_some_and(|proxy| proxy.site.letsencrypt),
             cert_name: proxy.map(|proxy| super::certbot_name(stack, proxy).0).unwrap_or_default(),
         }
     }
