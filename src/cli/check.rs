@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::{compile_stack, Compiled, Format, EXIT_OK, EXIT_USER};
 use crate::diag::{Code, Diagnostic};
+use crate::plan::diff;
 use crate::plan::disk::{self, Change, Problem, Status};
-use crate::plan::{diff, secrets, Contents};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -93,7 +93,10 @@ pub fn run(args: &CheckArgs, color: bool) -> u8 {
         .filter(|c| c.status != Status::Unchanged)
         .map(|change| finding(change, &diff::display(&out_dir, &change.path), &refusals, &again))
         .collect();
-    let unset = if args.env { unset_required(&compilation, &plan, &changes) } else { Vec::new() };
+    let unset = match (&compilation.stack, args.env) {
+        (Some(stack), true) => crate::plan::unset_required(stack, &plan, &changes),
+        _ => Vec::new(),
+    };
     let ok = findings.is_empty() && unset.is_empty();
 
     if json {
@@ -201,21 +204,4 @@ fn finding(change: &Change, file: &str, refusals: &[Problem], again: &str) -> Fi
     };
     let help = refusal.map_or_else(|| format!("run `ragc compile {again}`"), |p| p.help.clone());
     Finding { path: change.path.clone(), file: file.to_string(), status: change.status, code: refusal.map(|p| p.code), message, help }
-}
-
-/// E0604 for every required secret the env file leaves unset, at its declaration.
-fn unset_required(compilation: &crate::Compilation, plan: &crate::plan::Plan, changes: &disk::Changes) -> Vec<Diagnostic> {
-    let Some(Contents::Secrets(file)) = plan.get(".env.production").map(|a| &a.contents) else { return Vec::new() };
-    let existing = changes.get(".env.production").and_then(|c| c.old.as_deref()).map(String::from_utf8_lossy).unwrap_or_default();
-    let path = changes.out_dir.join(".env.production");
-    secrets::unset_required(file, &existing)
-        .into_iter()
-        .filter_map(|entry| {
-            let secret = compilation.stack.as_ref()?.secrets.get(&entry.var)?;
-            Some(
-                Diagnostic::error(Code::E0604, format!("required secret `{}` is not set", entry.var), secret.span, "required here")
-                    .with_help(format!("set {}=... in {}: ragc never invents a required secret", entry.var, path.display())),
-            )
-        })
-        .collect()
 }

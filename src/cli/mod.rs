@@ -225,9 +225,8 @@ fn problem_exit(problems: &[crate::plan::disk::Problem]) -> u8 {
 
 /// Prints problems with the output directory, human-readable, to stderr.
 fn report_problems(problems: &[crate::plan::disk::Problem], color: bool) {
-    for problem in problems {
-        eprint!("{}", problem.render(color));
-    }
+    let diagnostics: Vec<_> = problems.iter().map(crate::plan::disk::Problem::diagnostic).collect();
+    eprint!("{}", crate::diag::Sources::default().render(&diagnostics, color));
 }
 
 /// Reads the stack, or reports why it can't be read.

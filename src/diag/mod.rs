@@ -40,6 +40,11 @@ pub struct Diagnostic {
     pub primary: Label,
     pub secondary: Vec<Label>,
     pub help: Vec<String>,
+    /// A file that is not a source (one under the output directory): the
+    /// diagnostic is shown at its path, without source lines, and the
+    /// primary label is not shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 impl Diagnostic {
@@ -52,7 +57,14 @@ impl Diagnostic {
             primary: Label { span, message: label.into() },
             secondary: Vec::new(),
             help: Vec::new(),
+            path: None,
         }
+    }
+
+    /// An error about the file at `path` (under the output directory,
+    /// not a source), with one help line.
+    pub fn at_path(code: Code, message: impl Into<String>, path: impl Into<String>, help: impl Into<String>) -> Self {
+        Self { path: Some(path.into()), ..Self::error(code, message, Span::default(), "").with_help(help) }
     }
 
     /// A warning at `span`, labelled with `label`.
@@ -147,6 +159,11 @@ impl Sources {
             None => span.range(),
         };
         for diagnostic in diagnostics {
+            if let Some(path) = &diagnostic.path {
+                // No source to show: the codespan layout's header, path and help lines alone.
+                let _ = std::io::Write::write_all(&mut buffer, render_at_path(diagnostic, path, color).as_bytes());
+                continue;
+            }
             let severity = match diagnostic.severity {
                 Severity::Error => CsDiagnostic::error(),
                 Severity::Warning => CsDiagnostic::warning(),
@@ -227,6 +244,21 @@ impl Sources {
             .collect();
         serde_json::Value::Array(items)
     }
+}
+
+/// A diagnostic about a file that is not a source: `error[CODE]: message`,
+/// the path, and the help lines.
+fn render_at_path(diagnostic: &Diagnostic, path: &str, color: bool) -> String {
+    let (bold_red, blue, bold, reset) = if color { ("\u{1b}[1;31m", "\u{1b}[34m", "\u{1b}[1m", "\u{1b}[0m") } else { ("", "", "", "") };
+    let mut text = format!(
+        "{bold_red}error[{}]{reset}{bold}: {}{reset}\n  {blue}┌─{reset} {path}\n  {blue}│{reset}\n",
+        diagnostic.code, diagnostic.message
+    );
+    for help in &diagnostic.help {
+        text.push_str(&format!("  {blue}={reset} help: {help}\n"));
+    }
+    text.push('\n');
+    text
 }
 
 /// Characters shown escaped in rendered diagnostics: controls a terminal

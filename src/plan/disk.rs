@@ -22,7 +22,7 @@ use super::manifest::{another_stack, env_file_stack, manifest_change};
 pub use super::manifest::{Manifest, MANIFEST};
 use super::{secrets, Artifact, Contents, Plan};
 use crate::artifact::{digest, split_header};
-use crate::diag::Code;
+use crate::diag::{Code, Diagnostic};
 use crate::model::Text;
 
 /// Temporary files the writer stages next to their targets start with this.
@@ -200,13 +200,9 @@ impl Problem {
         }
     }
 
-    /// `error[CODE]: message`, the path, and the help line, as diagnostics look.
-    pub fn render(&self, color: bool) -> String {
-        let (bold_red, blue, bold, reset) = if color { ("\u{1b}[1;31m", "\u{1b}[34m", "\u{1b}[1m", "\u{1b}[0m") } else { ("", "", "", "") };
-        format!(
-            "{bold_red}error[{}]{reset}{bold}: {}{reset}\n  {blue}┌─{reset} {}\n  {blue}│{reset}\n  {blue}={reset} help: {}\n\n",
-            self.code, self.message, self.file, self.help
-        )
+    /// The problem as a diagnostic at its path, for the one renderer.
+    pub fn diagnostic(&self) -> Diagnostic {
+        Diagnostic::at_path(self.code, &self.message, &self.file, &self.help)
     }
 }
 

@@ -15,6 +15,9 @@ pub mod write;
 
 pub use crate::artifact::{Artifact, Contents, Plan, SecretEntry, SecretsFile, SECRETS_DIR};
 
+use crate::diag::{Code, Diagnostic};
+use crate::model::Stack;
+
 impl Plan {
     /// All artifacts as one text, `--- path (mode) ---` before each: the
     /// form snapshot tests review. Secret entries show their source, never a value.
@@ -33,4 +36,21 @@ impl Plan {
         }
         out
     }
+}
+
+/// E0604 for every required secret the env file leaves unset, at its declaration.
+pub fn unset_required(stack: &Stack, plan: &Plan, changes: &disk::Changes) -> Vec<Diagnostic> {
+    let Some(Contents::Secrets(file)) = plan.get(".env.production").map(|a| &a.contents) else { return Vec::new() };
+    let existing = changes.get(".env.production").and_then(|c| c.old.as_deref()).map(String::from_utf8_lossy).unwrap_or_default();
+    let path = changes.out_dir.join(".env.production");
+    secrets::unset_required(file, &existing)
+        .into_iter()
+        .filter_map(|entry| {
+            let secret = stack.secrets.get(&entry.var)?;
+            Some(
+                Diagnostic::error(Code::E0604, format!("required secret `{}` is not set", entry.var), secret.span, "required here")
+                    .with_help(format!("set {}=... in {}: ragc never invents a required secret", entry.var, path.display())),
+            )
+        })
+        .collect()
 }
