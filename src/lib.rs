@@ -117,15 +117,20 @@ pub fn compile(input: &Input, options: &EmitOptions) -> (Compilation, Option<Pla
     match emit::emit(stack, options, &input.templates) {
         Ok(plan) => (compilation, Some(plan)),
         Err(error) => {
-            let span = Span::new(compilation.stack_file, 0, 0);
+            // At the service whose artifact failed, else at the start of the stack file.
+            let (span, label) = match error.span {
+                Some(span) => (span, "while rendering this service's files"),
+                None => (Span::new(compilation.stack_file, 0, 0), "while compiling this stack"),
+            };
             // A template over a limit (E0404) needs a kind's template files,
             // so tests/environment.rs triggers it, not a fixture.
             let diagnostic = if error.over_limit() {
-                Diagnostic::error(error.code, format!("a template passed a limit: {error}"), span, "while compiling this stack").with_help(
-                    format!("a kind's template loops or grows without bound; see docs/LIMITS.md and `ragc explain {}`", error.code),
-                )
+                Diagnostic::error(error.code, format!("a template passed a limit: {error}"), span, label).with_help(format!(
+                    "a kind's template loops or grows without bound; see docs/LIMITS.md and `ragc explain {}`",
+                    error.code
+                ))
             } else {
-                Diagnostic::error(error.code, format!("a template failed: {error}"), span, "while compiling this stack")
+                Diagnostic::error(error.code, format!("a template failed: {error}"), span, label)
                     .with_help("a value could not be written safely, or a kind's template is broken; `ragc explain E0403`")
             };
             compilation.diagnostics.push(diagnostic);

@@ -59,13 +59,13 @@ pub fn render(env: &Environment<'_>, name: &str, context: &minijinja::Value) -> 
             source = cause.source();
         }
         let code = if limit || message.contains(&over_limit()) { TEMPLATE_LIMIT } else { Code::E0403 };
-        EmitError { template: name.to_string(), message, code }
+        EmitError { template: name.to_string(), message, code, span: None }
     };
     let template = env.get_template(name).map_err(error)?;
     let mut out = Bounded { bytes: Vec::new(), over: false };
     match template.render_captured_to(context, &mut out) {
         Ok(_) => Ok(String::from_utf8(out.bytes).expect("minijinja writes whole strings")),
-        Err(_) if out.over => Err(EmitError { template: name.to_string(), message: over_limit(), code: TEMPLATE_LIMIT }),
+        Err(_) if out.over => Err(EmitError { template: name.to_string(), message: over_limit(), code: TEMPLATE_LIMIT, span: None }),
         Err(e) => Err(error(e)),
     }
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use crate::artifact::Plan;
 use crate::diag::Code;
 use crate::model::Stack;
+use crate::syntax::Span;
 
 pub use crate::input::UserTemplates;
 
@@ -47,6 +48,9 @@ pub struct EmitError {
     pub message: String,
     /// E0403 (a template failed), or E0404 (a template passed a limit).
     pub code: Code,
+    /// The service the failing artifact is made from, when it is one
+    /// service's (its Dockerfile); else the error is the whole stack's.
+    pub span: Option<Span>,
 }
 
 impl EmitError {

@@ -148,6 +148,21 @@ pub enum Alphabet {
     Base64url,
 }
 
+/// The characters a secret of `bytes` bytes of entropy takes in `alphabet`:
+/// the fewest whose combinations reach 2^(8 × bytes) (hex: 2 per byte, as
+/// `openssl rand -hex`; base64url: 4 per 3 bytes, rounded up).
+pub fn characters_for(alphabet: Alphabet, bytes: usize) -> usize {
+    let size = alphabet.characters().len();
+    if size.is_power_of_two() {
+        let bits_per_char = size.trailing_zeros() as usize;
+        return (8 * bytes).div_ceil(bits_per_char);
+    }
+    // 62^c is never a power of two, so the bound is never met exactly.
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let characters = ((8 * bytes) as f64 / (size as f64).log2()).ceil() as usize;
+    characters
+}
+
 impl Alphabet {
     const ALL: [Alphabet; 3] = [Alphabet::Hex, Alphabet::Alnum, Alphabet::Base64url];
     pub const NAMES: [&'static str; 3] = [Self::ALL[0].name(), Self::ALL[1].name(), Self::ALL[2].name()];

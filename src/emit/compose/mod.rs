@@ -182,6 +182,8 @@ struct Job {
     mode: u32,
     /// What the header says the file was generated from, when not the stack.
     source: Option<&'static str>,
+    /// The service the artifact is made from, for an error's location.
+    span: Option<crate::syntax::Span>,
 }
 
 /// The header source of nginx's default server: the file is the same for
@@ -204,6 +206,7 @@ impl Job {
                 template: native.template().to_string(),
                 message: e.to_string(),
                 code: Code::E0403,
+                span: None,
             }),
         }
     }
@@ -312,9 +315,10 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     // backups renders only compiled templates.
     let context = LazyCell::new(|| jinja_context(stack, &paths, &services));
     let mut jobs = Vec::new();
+    let mut spans = Vec::new();
     // Returns the job's index, for the one whose header names no stack.
     let mut job = |path: String, render: Render, style: CommentStyle, mode: u32| {
-        jobs.push(Job { path, render, style, mode, source: None });
+        jobs.push(Job { path, render, style, mode, source: None, span: None });
         jobs.len() - 1
     };
     let jinja = |template: String, context: &minijinja::Value| Render::Jinja { template, context: context.clone() };
@@ -325,13 +329,15 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         }
         let view = services.view(index);
         let local = minijinja::context! { service => view, ..(*context).clone() };
-        job(
+        let dockerfile = job(
             format!("Dockerfile.{}", service.name),
             jinja(format!("dockerfile/{}.j2", build.template), &local),
             CommentStyle::Dockerfile,
             0o644,
         );
-        job(format!("Dockerfile.{}.dockerignore", service.name), jinja("dockerignore.j2".into(), &local), CommentStyle::Hash, 0o644);
+        let ignore =
+            job(format!("Dockerfile.{}.dockerignore", service.name), jinja("dockerignore.j2".into(), &local), CommentStyle::Hash, 0o644);
+        spans.extend([(dockerfile, service.span), (ignore, service.span)]);
     }
     job("compose.yaml".into(), Render::Native(Native::ComposeBase), CommentStyle::Hash, 0o644);
     job("compose.override.yaml".into(), Render::Native(Native::ComposeOverride), CommentStyle::Hash, 0o644);
@@ -375,15 +381,20 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     if let Some(index) = shared {
         jobs[index].source = Some(SHARED_SOURCE);
     }
+    for (index, span) in spans {
+        jobs[index].span = Some(span);
+    }
     let env = jobs.iter().any(|job| matches!(job.render, Render::Jinja { .. })).then(|| environment(user, stack.services.len()));
     let files = secret_files::all(stack);
     let data = native::Data { stack, paths: &paths, files: &files };
     let render = |job: &Job| {
-        job.run(env.as_ref(), &data).map(|body| Artifact {
-            path: job.path.clone(),
-            contents: Contents::Text(with_header(body, job.style, job.source.unwrap_or(&stack.source))),
-            mode: job.mode,
-        })
+        job.run(env.as_ref(), &data)
+            .map(|body| Artifact {
+                path: job.path.clone(),
+                contents: Contents::Text(with_header(body, job.style, job.source.unwrap_or(&stack.source))),
+                mode: job.mode,
+            })
+            .map_err(|error| EmitError { span: error.span.or(job.span), ..error })
     };
     let mut artifacts = jobs::run(&jobs, Job::rank, render, threads)?;
 

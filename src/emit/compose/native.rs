@@ -235,7 +235,7 @@ struct EnvDevelopment<'a> {
 pub(super) fn development_value(source: &SecretSource) -> String {
     match source {
         SecretSource::Generate { alphabet, length } => {
-            let characters = crate::plan::secrets::characters_for(*alphabet, *length);
+            let characters = crate::model::characters_for(*alphabet, *length);
             let pattern = if *alphabet == Alphabet::Hex { "de" } else { "developmentonly" };
             pattern.chars().cycle().take(characters).collect()
         }
