@@ -222,27 +222,13 @@ impl Resolver<'_> {
         for item in &file.items {
             let name = match item {
                 Item::Stack { name, .. } => {
-                    if let Some((_, first)) = stack_item {
-                        self.error(
-                            Diagnostic::error(Code::E0108, "a file declares one stack", name.span, "second stack")
-                                .with_label(first, "first stack")
-                                .with_help("put each stack in its own file"),
-                        );
-                    } else {
-                        stack_item = Some((item, name.span));
-                    }
+                    let second = ("a file declares one stack", "stack", "put each stack in its own file");
+                    self.only_one(&mut stack_item, item, name.span, second);
                     continue;
                 }
                 Item::Proxy { kind, .. } => {
-                    if let Some((_, first)) = proxy_item {
-                        self.error(
-                            Diagnostic::error(Code::E0108, "a stack has one proxy", kind.span, "second proxy")
-                                .with_label(first, "first proxy")
-                                .with_help("one proxy routes every service that has a `route`"),
-                        );
-                    } else {
-                        proxy_item = Some((item, kind.span));
-                    }
+                    let second = ("a stack has one proxy", "proxy", "one proxy routes every service that has a `route`");
+                    self.only_one(&mut proxy_item, item, kind.span, second);
                     continue;
                 }
                 Item::Kind { .. } => continue,
@@ -284,5 +270,19 @@ impl Resolver<'_> {
                 .with_help("stack names become Compose project and file names: lowercase letters, digits and `-`, starting with a letter, at most 63 characters"));
         }
         Some(Declared { stack_name, stack_body, proxy_item, services })
+    }
+
+    /// Keeps the first of a declaration a file has once (the stack, the
+    /// proxy); a second is E0108, with `(message, what, help)`.
+    fn only_one<'f>(&mut self, first: &mut Option<(&'f Item, Span)>, item: &'f Item, span: Span, second: (&str, &str, &str)) {
+        let (message, what, help) = second;
+        match first {
+            Some((_, first)) => self.error(
+                Diagnostic::error(Code::E0108, message, span, format!("second {what}"))
+                    .with_label(*first, format!("first {what}"))
+                    .with_help(help),
+            ),
+            None => *first = Some((item, span)),
+        }
     }
 }
