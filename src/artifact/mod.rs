@@ -26,7 +26,7 @@ pub const SECRETS_DIR: &str = "secrets";
 pub struct Plan {
     pub artifacts: Vec<Artifact>,
     /// The stack's name: an output directory belongs to one stack (its
-    /// manifest says which, see [`disk::MANIFEST`]).
+    /// manifest says which, see `plan::disk::MANIFEST`).
     pub stack: String,
 }
 

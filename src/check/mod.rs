@@ -1,9 +1,15 @@
-//! AST + kinds → [`model::Stack`] and diagnostics.
+//! AST + kinds → [`crate::model::Stack`] and diagnostics.
 //!
 //! Input: the parsed stack file and every kind (stdlib first, then the
 //! user's, which shadow stdlib kinds of the same name). Output: a resolved
 //! model, or the full list of problems found: the checker collects every
 //! error it can rather than stopping at the first.
+//!
+//! The passes, one file each, in order: `declare` (kinds, names, settings,
+//! top-level secrets) → `instantiate` (an instance's entries against its
+//! kind) → `bind` (references, `from` chains and images, profiles: the
+//! `Service`) → `graph` (start order, networks, routes) → `rules` (what
+//! holds across the stack).
 //!
 //! Invariant: when no error is reported, the model is complete and every
 //! cross-reference in it names something that exists.
