@@ -149,7 +149,7 @@ impl Resolver<'_> {
             }
             (false, None) => {
                 if !from_failed {
-                    self.error(
+                    self.kind_error(
                         Diagnostic::error(
                             Code::E0401,
                             format!("kind `{}` gives no image", instance.kind.name.name),

@@ -40,7 +40,7 @@ impl<'k> Resolver<'k> {
             PropertySource::Field(Val::Bool(b), _) => Some(*b),
             PropertySource::Kind(Expr { kind: ExprKind::Bool(b), .. }) => Some(*b),
             PropertySource::Kind(expr) => {
-                self.error(
+                self.kind_error(
                     Diagnostic::error(Code::E0401, format!("property `{name}` must be `true` or `false`"), expr.span, "expected a boolean")
                         .with_help("write `true` or `false`"),
                 );
@@ -60,7 +60,7 @@ impl<'k> Resolver<'k> {
             Some(PropertySource::Kind(expr)) => match &expr.kind {
                 ExprKind::List(items) => items.iter().filter_map(|item| self.render(item, self.context(instance))).collect(),
                 _ => {
-                    self.error(
+                    self.kind_error(
                         Diagnostic::error(
                             Code::E0401,
                             format!("property `{name}` must be a list of strings"),
@@ -130,7 +130,7 @@ impl<'k> Resolver<'k> {
                 Ok(Val::Health(spec)) => (spec, expr.span),
                 Ok(_) => return None,
                 Err(error) => {
-                    self.error(error.with_code(Code::E0401));
+                    self.kind_error(error.with_code(Code::E0401));
                     return None;
                 }
             },
@@ -203,7 +203,15 @@ impl<'k> Resolver<'k> {
     /// The instance's limits, else the kind's, else one CPU and 1 GiB: an
     /// unlimited container can starve the host.
     pub(super) fn limits_with_defaults(&mut self, instance: &Instance<'_>) -> Limits {
-        let kind = instance.kind.properties.get("limits").map(|expr| self.limits(expr)).unwrap_or_default();
+        let kind_name = &instance.kind.name.name;
+        let kind = match self.kind_limits.get(kind_name) {
+            Some(limits) => *limits,
+            None => {
+                let limits = instance.kind.properties.get("limits").map(|expr| self.limits(expr)).unwrap_or_default();
+                self.kind_limits.insert(kind_name.clone(), limits);
+                limits
+            }
+        };
         Limits { cpus: instance.limits.cpus.or(kind.cpus).or(Some(1.0)), memory: instance.limits.memory.or(kind.memory).or(Some(1 << 30)) }
     }
 }

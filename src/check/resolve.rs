@@ -3,7 +3,7 @@
 
 use std::cell::OnceCell;
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use minijinja::Value;
 
 use super::block;
@@ -31,6 +31,8 @@ pub fn resolve(file: File, file_span: Span, source: &str, kinds: &IndexMap<Strin
         secret_names: IndexMap::new(),
         stack_name: String::new(),
         domain: None,
+        kind_errors: IndexSet::new(),
+        kind_limits: IndexMap::new(),
     };
     let stack = resolver.stack(file, file_span, source);
     let failed = resolver.diagnostics.iter().any(Diagnostic::is_error);
@@ -48,6 +50,10 @@ pub(super) struct Resolver<'k> {
     /// The stack's name and domain, for instance template contexts.
     pub(super) stack_name: String,
     pub(super) domain: Option<String>,
+    /// The mistakes in kind files reported so far (see [`Resolver::kind_error`]).
+    pub(super) kind_errors: IndexSet<(Span, Code)>,
+    /// Each kind's own `limits`, checked once per kind.
+    pub(super) kind_limits: IndexMap<String, Limits>,
 }
 
 /// A service after its own fields are known, before other services are bound.
@@ -132,6 +138,14 @@ impl block::Report for Resolver<'_> {
 impl<'k> Resolver<'k> {
     pub(super) fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
+    }
+
+    /// A mistake in a kind's own text: reported once, however many
+    /// services use the kind.
+    pub(super) fn kind_error(&mut self, diagnostic: Diagnostic) {
+        if self.kind_errors.insert((diagnostic.primary.span, diagnostic.code)) {
+            self.diagnostics.push(diagnostic);
+        }
     }
 
     /// Names to suggest from, or none once past the diagnostics a compile
@@ -250,7 +264,7 @@ impl<'k> Resolver<'k> {
             ExprKind::Str(template) => template,
             ExprKind::Int(n) => return Some(Text::literal(n.to_string())),
             _ => {
-                self.error(
+                self.kind_error(
                     Diagnostic::error(
                         Code::E0401,
                         format!("expected a string, found {}", expr.kind.describe()),
@@ -403,6 +417,13 @@ mod tests {
         };
         assert_eq!(codes(&image("volume html = \"/usr/share/nginx/html\"")), [] as [Code; 0]);
         assert_eq!(codes(&image("")), [Code::E0303]);
+    }
+
+    #[test]
+    fn a_kind_mistake_is_reported_once_however_many_services_use_it() {
+        let kind = "kind web {\n  image = \"nginx:1.27.3\"\n  stateful = \"yes\"\n  limits { cpus = 0 }\n}\n";
+        let text = format!("stack demo {{}}\n{kind}service a: web {{}}\nservice b: web {{}}\nservice c: web {{}}\n");
+        assert_eq!(codes(&text), [Code::E0401, Code::E0107]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::Severity;
 macro_rules! codes {
     ($($code:ident: $severity:ident, $summary:literal;)*) => {
         /// A diagnostic's stable code.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Code {
             $(#[doc = $summary] $code,)*
         }
