@@ -23,7 +23,7 @@ use serde_json::json;
 use super::{jinja, jobs, EmitError, EmitOptions, UserTemplates};
 use crate::artifact::{with_header, Artifact, CommentStyle, Contents, Plan, SecretEntry, SecretsFile};
 use crate::diag::Code;
-use crate::model::Stack;
+use crate::model::{Stack, Text};
 use native::Native;
 
 /// The env file and Compose files a production `docker compose` command names.
@@ -398,6 +398,15 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
     };
     let mut artifacts = jobs::run(&jobs, Job::rank, render, threads)?;
 
+    artifacts.extend(secret_artifacts(stack, &files));
+    Ok(Plan { artifacts, stack: stack.name.clone() })
+}
+
+/// The production env file, then the secret files: each development copy
+/// (filled in with development values) and each production one (filled in
+/// from the env file when written).
+fn secret_artifacts(stack: &Stack, files: &IndexMap<String, &Text>) -> Vec<Artifact> {
+    let mut artifacts = Vec::new();
     let entries = stack
         .secrets
         .values()
@@ -409,7 +418,7 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         crate::artifact::comment_text(&stack.source)
     );
     artifacts.push(Artifact { path: ".env.production".into(), contents: Contents::Secrets(SecretsFile { header, entries }), mode: 0o600 });
-    for (name, contents) in &files {
+    for (name, contents) in files {
         if secret_files::single_secret(contents).is_some() {
             continue; // development reads it from .env's variable
         }
@@ -419,13 +428,13 @@ fn emit_on(stack: &Arc<Stack>, options: &EmitOptions, user: &UserTemplates, thre
         let path = format!("{}/{name}", secret_files::DEVELOPMENT_DIR);
         artifacts.push(Artifact { path, contents: Contents::Text(development), mode: 0o644 });
     }
-    for (name, contents) in &files {
+    for (name, contents) in files {
         let path = format!("{}/{name}", secret_files::PRODUCTION_DIR);
         // Readable in the container by whichever user the image runs as: the
         // directory (0700) is what keeps other users of the host out.
         artifacts.push(Artifact { path, contents: Contents::SecretFile((*contents).clone()), mode: 0o644 });
     }
-    Ok(Plan { artifacts, stack: stack.name.clone() })
+    artifacts
 }
 
 #[cfg(test)]
