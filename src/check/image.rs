@@ -13,7 +13,6 @@ use super::resolve::{is_container_path, is_image_reference, unknown_service, Ins
 use super::types::Val;
 use crate::diag::{Code, Diagnostic};
 use crate::model::Build;
-use crate::syntax::{Expr, ExprKind};
 
 /// Where a service's image comes from, `from` chains followed.
 pub(super) struct ImageSource {
@@ -30,11 +29,12 @@ impl Resolver<'_> {
     /// The service's build or image.
     pub(super) fn image_source(&mut self, instance: &Instance<'_>, all: &IndexMap<String, Instance<'_>>) -> ImageSource {
         let name = &instance.name.name;
-        let mut build = instance.kind.properties.get("build").and_then(|expr| match &expr.kind {
-            ExprKind::Str(template) => {
-                Some(Build { template: template.clone(), owner: name.clone(), ignore: Vec::new(), dev_target: None, dev_keep: Vec::new() })
-            }
-            _ => None,
+        let mut build = instance.kind.shape.build.as_ref().map(|template| Build {
+            template: template.clone(),
+            owner: name.clone(),
+            ignore: Vec::new(),
+            dev_target: None,
+            dev_keep: Vec::new(),
         });
         if let Some(build) = &mut build {
             build.ignore = self.literal_list(instance, "dockerignore");
@@ -64,7 +64,7 @@ impl Resolver<'_> {
                     break;
                 }
                 seen.push(current.name.as_str());
-                if let Some(Expr { kind: ExprKind::Str(template), .. }) = origin.kind.properties.get("build") {
+                if let Some(template) = &origin.kind.shape.build {
                     let dev_target = self.property_text(origin, "dev_target").and_then(|t| t.as_literal());
                     let dev_keep = self.literal_list(origin, "dev_keep");
                     build =

@@ -6,7 +6,7 @@
 use indexmap::IndexMap;
 
 use super::block::Seen;
-use super::types::Type;
+use super::types::{check_value, HealthSpec, Type, Val};
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::syntax::{EntryKind, Expr, ExprKind, Ident, Item, Span};
 
@@ -30,6 +30,43 @@ pub struct KindDef {
     /// for what must never be in its environment or on its command line.
     pub files: IndexMap<String, Expr>,
     pub exports: IndexMap<String, Expr>,
+    /// The properties that need no instance to be read, read once.
+    pub shape: KindShape,
+}
+
+/// What a kind gives every instance that needs no instance to know, read
+/// from its properties once, when the kind is loaded.
+#[derive(Debug, Clone, Default)]
+pub struct KindShape {
+    /// `proxy = true`: a proxy kind, declared with `proxy KIND { ... }`.
+    pub proxy: bool,
+    /// `build = "python"`: the Dockerfile template the kind's images are built from.
+    pub build: Option<String>,
+    /// The kind's own healthcheck (`health = ...`, without a field of that
+    /// name), checked once; its error is reported at the kind's first
+    /// service (`Resolver::kind_error`).
+    pub health: Option<Result<(HealthSpec, Span), Diagnostic>>,
+}
+
+impl KindShape {
+    fn of(kind: &KindDef) -> Self {
+        let health = kind.properties.get("health").filter(|_| !kind.fields.contains_key("health")).and_then(|expr| {
+            match check_value(expr, &Type::Health) {
+                Ok(Val::Health(spec)) => Some(Ok((spec, expr.span))),
+                Ok(_) => None,
+                // A kind's healthcheck that doesn't check is the kind's mistake.
+                Err(error) => Some(Err(error.with_code(Code::E0401))),
+            }
+        });
+        KindShape {
+            proxy: matches!(kind.properties.get("proxy").map(|e| &e.kind), Some(ExprKind::Bool(true))),
+            build: match kind.properties.get("build").map(|e| &e.kind) {
+                Some(ExprKind::Str(template)) => Some(template.clone()),
+                _ => None,
+            },
+            health,
+        }
+    }
 }
 
 /// The properties a kind body may set, with what each means to the emitters.
@@ -70,6 +107,7 @@ impl KindDef {
             volumes: IndexMap::new(),
             files: IndexMap::new(),
             exports: IndexMap::new(),
+            shape: KindShape::default(),
         };
         let mut errors = Vec::new();
         let mut seen = Seen::default();
@@ -162,6 +200,7 @@ impl KindDef {
             }
         }
         if errors.is_empty() {
+            kind.shape = KindShape::of(&kind);
             Ok(kind)
         } else {
             Err(errors)
@@ -169,6 +208,6 @@ impl KindDef {
     }
 
     pub fn is_proxy(&self) -> bool {
-        matches!(self.properties.get("proxy").map(|e| &e.kind), Some(ExprKind::Bool(true)))
+        self.shape.proxy
     }
 }

@@ -9,7 +9,7 @@ use minijinja::Value;
 
 use super::interp::secret_sentinel;
 use super::resolve::{template_error, Instance, Resolver};
-use super::types::{check_value, HealthForm, HealthSpec, Type, Val};
+use super::types::{HealthForm, HealthSpec, Val};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{Health, HealthTest, Limits, Text};
 use crate::syntax::{Expr, ExprKind, Span};
@@ -126,11 +126,10 @@ impl<'k> Resolver<'k> {
         let (spec, span) = match Self::property(instance, "health")? {
             PropertySource::Field(Val::Health(spec), span) => (spec.clone(), span),
             PropertySource::Field(..) => return None,
-            PropertySource::Kind(expr) => match check_value(expr, &Type::Health) {
-                Ok(Val::Health(spec)) => (spec, expr.span),
-                Ok(_) => return None,
+            PropertySource::Kind(_) => match instance.kind.shape.health.as_ref()? {
+                Ok((spec, span)) => (spec.clone(), *span),
                 Err(error) => {
-                    self.kind_error(error.with_code(Code::E0401));
+                    self.kind_error(error.clone());
                     return None;
                 }
             },
