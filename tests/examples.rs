@@ -103,7 +103,8 @@ fn flagship_fixes_the_guides_defects() {
     let plan = compile("examples/rag-engine-mini.rag");
     let text = |path: &str| text_of(&plan, path);
     let dockerfile = text("Dockerfile.api");
-    assert!(dockerfile.starts_with("# syntax=docker/dockerfile:1\n"));
+    // No frontend to pull: an offline host builds it (the live stage does).
+    assert!(!dockerfile.lines().any(|line| line.starts_with("# syntax=")));
     assert!(dockerfile.contains(" AS builder") && !dockerfile.contains(" as builder"));
     assert!(!dockerfile.contains("--user") && dockerfile.contains("/opt/venv"));
     assert!(!dockerfile.contains("curl"), "the slim image has no curl");

@@ -134,15 +134,33 @@ fn the_health_check_cron_line_runs_the_script_where_it_is() {
 
 /// A Docker engine stand-in for the operator scripts' logic: `compose build`
 /// makes the image of `RAGC_IMAGE_TAG`, `compose up` serves it unless the tag
-/// is in `STUB_BROKEN` (its health check fails), `image inspect` finds built
-/// tags. The live engine stage runs the same scripts against a real engine.
+/// is in `STUB_BROKEN` (its health check fails) or `STUB_BROKEN_UP` (it fails
+/// only once in place), a trial container (`compose run -d --name NAME`) of a
+/// tag in `STUB_BROKEN` reports `unhealthy`, `image inspect` finds built tags.
+/// The live engine stage runs the same scripts against a real engine.
 const STUB_DOCKER: &str = r#"#!/bin/bash
 printf '%s\n' "RAGC_IMAGE_TAG=${RAGC_IMAGE_TAG:-} $*" >>"$STUB/calls"
+broken() {
+  local tag
+  for tag in $1; do [ "$tag" = "$RAGC_IMAGE_TAG" ] && return 0; done
+  return 1
+}
 case "$*" in
   compose*" build"*) mkdir -p "$STUB/images"; touch "$STUB/images/$RAGC_IMAGE_TAG" ;;
   compose*" up "*)
-    for broken in $STUB_BROKEN; do [ "$broken" = "$RAGC_IMAGE_TAG" ] && exit 1; done
+    broken "$STUB_BROKEN $STUB_BROKEN_UP" && exit 1
     printf '%s\n' "$RAGC_IMAGE_TAG" >"$STUB/serving" ;;
+  compose*" run -d "*)
+    mkdir -p "$STUB/trials"
+    while [ "$1" != --name ]; do shift; done
+    printf '%s\n' "$RAGC_IMAGE_TAG" >"$STUB/trials/$2" ;;
+  compose*" run "*) ;;
+  "inspect --format "*)
+    trial="$STUB/trials/${*: -1}"
+    [ -e "$trial" ] || exit 1
+    RAGC_IMAGE_TAG="$(cat "$trial")"
+    if broken "$STUB_BROKEN"; then echo "running unhealthy"; else echo "running healthy"; fi ;;
+  "rm -f "*) for name in "${@:3}"; do rm -f "$STUB/trials/$name"; done ;;
   "image inspect "*) [ -e "$STUB/images/${3##*:}" ] ;;
   "tag "*) [ -e "$STUB/images/${2##*:}" ] ;;
 esac
@@ -203,12 +221,16 @@ impl Host {
     }
 
     fn run(&self, script: &str, args: &[&str], broken: &str) -> (i32, String) {
+        self.run_with(script, args, &[("STUB_BROKEN", broken)])
+    }
+
+    fn run_with(&self, script: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
         let output = Command::new("bash")
             .arg(self.deploy.join("ops").join(script))
             .args(args)
             .env("PATH", format!("{}:/usr/bin:/bin", self.dir.path().join("bin").display()))
             .env("STUB", self.dir.path())
-            .env("STUB_BROKEN", broken)
+            .envs(env.iter().copied())
             .env("RAGC_STATE_DIR", self.dir.path().join("state"))
             .env("HEALTH_TRIES", "1")
             .output()
@@ -235,19 +257,33 @@ fn deploy_keeps_the_previous_version_and_rollback_respects_migrations() {
 
     let (code, out) = host.run("deploy", &["--tag", "v2", "--skip-backup"], "v2");
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("v2 failed its health checks: starting v1 again") && out.contains("v1 serves again"), "{out}");
+    assert!(out.contains("v2 failed its trial; v1 kept serving, nothing was replaced"), "{out}");
+    assert_eq!(host.serving(), "v1");
+    let calls = host.calls();
+    assert!(
+        calls.contains("RAGC_IMAGE_TAG=v2 compose") && calls.contains(" run --rm -T api-release"),
+        "the release job ran first:\n{calls}"
+    );
+    assert!(!calls.lines().any(|l| l.starts_with("RAGC_IMAGE_TAG=v2 ") && l.contains(" up ")), "v2 never replaced v1:\n{calls}");
+    assert_eq!(std::fs::read_dir(host.dir.path().join("trials")).unwrap().count(), 0, "the trial containers are removed");
+
+    // One that passes its trial and fails in place: v1 is started again.
+    let (code, out) = host.run_with("deploy", &["--tag", "v2b", "--skip-backup"], &[("STUB_BROKEN_UP", "v2b")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("v2b is healthy beside the serving version"), "{out}");
+    assert!(out.contains("v2b failed its health checks: starting v1 again") && out.contains("v1 serves again"), "{out}");
     assert_eq!(host.serving(), "v1");
 
     let (code, out) = host.run("deploy", &["--tag", "v3", "--skip-backup"], "");
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("deployed v3 (was v1)"), "{out}");
     let calls = std::fs::read_to_string(host.dir.path().join("calls")).unwrap();
-    assert_eq!(calls.lines().filter(|l| l.contains(" build")).count(), 3, "one build per deploy:\n{calls}");
+    assert_eq!(calls.lines().filter(|l| l.contains(" build")).count(), 4, "one build per deploy:\n{calls}");
     assert!(calls.contains(" tag rag-engine-api:v3 rag-engine-api:deployed"), "{calls}");
 
     let (code, out) = host.run("rollback", &[], "");
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("refusing: the release job ran with v2 v3 since v1 was deployed"), "{out}");
+    assert!(out.contains("refusing: the release job ran with v2 v2b v3 since v1 was deployed"), "{out}");
     assert_eq!(host.serving(), "v3");
 
     let (code, out) = host.run("rollback", &["--force"], "");
@@ -255,7 +291,7 @@ fn deploy_keeps_the_previous_version_and_rollback_respects_migrations() {
     assert!(out.contains("rolled back to v1"), "{out}");
     assert_eq!(host.serving(), "v1");
     let builds_after = std::fs::read_to_string(host.dir.path().join("calls")).unwrap().lines().filter(|l| l.contains(" build")).count();
-    assert_eq!(builds_after, 3, "a rollback never rebuilds");
+    assert_eq!(builds_after, 4, "a rollback never rebuilds");
 
     let (code, out) = host.run("status", &[], "");
     assert_eq!(code, 0, "{out}");
@@ -491,9 +527,24 @@ impl FreshHost {
     fn calls(&self) -> String {
         std::fs::read_to_string(self.path("calls")).unwrap_or_default()
     }
+
+    /// The operator's fill-in: the required value in .env.production.
+    fn fill_in(&self) {
+        let secrets = self.deploy.join(".env.production");
+        let text = std::fs::read_to_string(&secrets).unwrap() + "OPENAI_API_KEY=sk-test\n";
+        std::fs::write(&secrets, text).unwrap();
+    }
+
+    /// `ragc compile` in the checkout, which writes the secret files.
+    fn compile(&self) {
+        let stack = self.path("srv/stack.rag");
+        let output = ragc(&["compile", stack.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
 }
 
-/// `ops/install` refuses a secrets file whose required value is unset, then
+/// `ops/install` refuses a secrets file whose required value is unset, and
+/// then the secret file made from it until a compile writes it; then it
 /// runs the nginx header's steps in its order (bootstrap form, nginx -t,
 /// reload, certbot through the webroot, the TLS site, nginx -t, reload),
 /// installs both crontabs, and a second run changes nothing.
@@ -505,10 +556,14 @@ fn install_follows_the_site_header_and_a_second_run_changes_nothing() {
     assert!(out.contains("lacks required values: OPENAI_API_KEY"), "{out}");
     assert_eq!(host.calls(), "", "nothing is touched before the secrets are complete");
 
-    let secrets = host.deploy.join(".env.production");
-    let mut text = std::fs::read_to_string(&secrets).unwrap();
-    text.push_str("OPENAI_API_KEY=sk-test\n");
-    std::fs::write(&secrets, text).unwrap();
+    host.fill_in();
+    let (code, out) = host.install();
+    assert_eq!(code, 78, "{out}");
+    assert!(out.contains("  missing secrets/api.OPENAI_API_KEY (made from OPENAI_API_KEY)\n"), "{out}");
+    assert!(out.contains("then run, in the checkout: cd "), "says what to run:\n{out}");
+    assert_eq!(host.calls(), "", "nothing is touched before the secret files are in place");
+
+    host.compile();
     // Debian's default site, enabled as the package enables it.
     std::fs::create_dir_all(host.path("nginx/sites-enabled")).unwrap();
     std::fs::create_dir_all(host.path("nginx/sites-available")).unwrap();
@@ -553,9 +608,8 @@ fn install_follows_the_site_header_and_a_second_run_changes_nothing() {
 #[test]
 fn install_keeps_a_host_file_it_did_not_install() {
     let host = FreshHost::new();
-    let secrets = host.deploy.join(".env.production");
-    let text = std::fs::read_to_string(&secrets).unwrap() + "OPENAI_API_KEY=sk-test\n";
-    std::fs::write(&secrets, text).unwrap();
+    host.fill_in();
+    host.compile();
     std::fs::create_dir_all(host.path("cron.d")).unwrap();
     std::fs::write(host.path("cron.d/rag-engine-health"), "0 * * * * root /usr/local/bin/mine\n").unwrap();
     // Another stack's older ragc installed the shared default server.

@@ -132,7 +132,7 @@ impl Native {
                 HealthCheck { stack, http_checks, backups, certificate: stack.certificate() }.render()?
             }
             Native::OpsCrontab => OpsCrontab { stack, paths: data.paths }.render()?,
-            Native::OpsDeploy => OpsDeploy { ops: Ops::new(data) }.render()?,
+            Native::OpsDeploy => OpsDeploy::new(data).render()?,
             Native::OpsRollback => OpsRollback { ops: Ops::new(data) }.render()?,
             Native::OpsStatus => OpsStatus { ops: Ops::new(data) }.render()?,
             Native::OpsInstall => OpsInstall::new(data).render()?,
@@ -343,6 +343,22 @@ pub(super) fn built_image(stack: &Stack, service: &Service) -> String {
 #[template(path = "ops/deploy.sh.askama", escape = "none")]
 struct OpsDeploy<'a> {
     ops: Ops<'a>,
+    /// The services built from the stack's own images that have a
+    /// healthcheck: what a deploy tries beside the serving version first.
+    trial_services: Vec<&'a str>,
+    /// The release jobs the trial runs first.
+    release_services: Vec<String>,
+}
+
+impl<'a> OpsDeploy<'a> {
+    fn new(data: &Data<'a>) -> Self {
+        let services = data.stack.services.values();
+        OpsDeploy {
+            ops: Ops::new(data),
+            trial_services: services.clone().filter(|s| s.build.is_some() && s.health.is_some()).map(|s| s.name.as_str()).collect(),
+            release_services: services.filter(|s| s.release.is_some()).map(Service::release_name).collect(),
+        }
+    }
 }
 
 #[derive(Template)]

@@ -1,4 +1,6 @@
 """The flagship's API, stood in: a stdlib request handler (see README.md)."""
+import base64
+import hashlib
 import json
 import os
 import socket
@@ -18,7 +20,32 @@ class app(BaseHTTPRequestHandler):  # noqa: N801 - `uvicorn main:app` names it
         self.end_headers()
         self.wfile.write(body)
 
+    def websocket_echo(self):
+        """RFC 6455's handshake, then one text frame echoed back: what a
+        proxy must pass through (the Upgrade and Connection headers)."""
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        self.protocol_version = "HTTP/1.1"  # a 101 is HTTP/1.1's
+        accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept.decode())
+        self.end_headers()
+        self.wfile.flush()
+        head = self.rfile.read(2)
+        length = head[1] & 0x7F
+        if length == 126:
+            length = int.from_bytes(self.rfile.read(2), "big")
+        mask = self.rfile.read(4)
+        data = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(length)))
+        reply = b"echo: " + data
+        self.wfile.write(bytes([0x81, len(reply)]) + reply)
+        self.wfile.flush()
+        self.close_connection = True
+
     def do_GET(self):
+        if self.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.websocket_echo()
         if self.path == "/health":
             return self.reply(200, {"status": "ok"})
         if self.path == "/ready":

@@ -4,7 +4,9 @@ uvicorn, gunicorn, alembic and celery cannot be installed offline, so the
 python stand-in image carries small programs under their names that do what
 the generated files rely on, with the standard library only:
   uvicorn MODULE:APP --host H --port P [--reload]   serve APP (an
-      http.server request handler class) with ThreadingHTTPServer
+      http.server request handler class) with ThreadingHTTPServer; with
+      --reload in a child process, started again when a *.py file under
+      the working directory changes (uvicorn's StatReload)
   gunicorn MODULE:APP --bind H:P                     the same
   alembic upgrade head    apply migrations/*.sql in order, once each, to
       $DATABASE_URL (table alembic_version), exit 1 on the first error

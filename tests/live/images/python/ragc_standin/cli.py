@@ -3,6 +3,7 @@ import glob
 import importlib
 import os
 import socket
+import subprocess
 import sys
 import time
 from http.server import ThreadingHTTPServer
@@ -31,9 +32,40 @@ def serve(spec, host, port):
     ThreadingHTTPServer((host, int(port)), handler).serve_forever()
 
 
+def sources():
+    """The mtimes of the *.py files under the working directory: what uvicorn's
+    StatReload watches by default."""
+    found = {}
+    for path in glob.glob("**/*.py", recursive=True):
+        try:
+            found[path] = os.stat(path).st_mtime_ns
+        except OSError:
+            pass
+    return found
+
+
+def reloader(args):
+    """`uvicorn --reload`: the server runs in a child process, started again
+    whenever a watched file changes (uvicorn's supervisor does the same)."""
+    child_args = [a for a in args if a != "--reload"]
+    while True:
+        seen = sources()
+        child = subprocess.Popen([sys.executable, "-m", "ragc_standin.cli", "uvicorn", *child_args])
+        while child.poll() is None and sources() == seen:
+            time.sleep(0.25)
+        if child.poll() is None:
+            log("stand-in uvicorn: a watched file changed: reloading")
+            child.terminate()
+            child.wait()
+        else:
+            # A crash waits for the next edit, as uvicorn's reloader does.
+            while sources() == seen:
+                time.sleep(0.25)
+
+
 def uvicorn(args):
     if "--reload" in args:
-        log("stand-in uvicorn: --reload is accepted but does not watch files")
+        return reloader(args)
     serve(args[0], option(args, "--host", "127.0.0.1"), option(args, "--port", "8000"))
 
 
