@@ -20,7 +20,8 @@ the generated scripts run as an operator runs them:
    since v1), then forced; ops/status after each;
 4. every volume and the secrets file destroyed, then backup/restore.sh of
    the backup ops/deploy took: rows, keys, points, files and secrets are back;
-5. a store whose backup fails does not discard the others';
+5. a store whose backup fails does not discard the others'; the backup
+   crontab's line, run verbatim with cron's environment, backs up every store;
 6. ops/restore-drill passes, and fails on a corrupted dump;
 7. ops/health-check.sh passes with the fresh backup and the certificate.
 
@@ -290,7 +291,7 @@ def dated_dirs(root):
     return sorted(d for d in os.listdir(root) if re.fullmatch(r"\d{8}T\d{6}Z", d)) if os.path.isdir(root) else []
 
 
-def first_day(stack, probes, check, run, work):
+def first_day(stack, probes, check, run, compose_binary):
     """Runs the whole day; every assertion goes through `check`."""
     name = stack.name + ": operator"
     host = Host(stack.env)
@@ -310,6 +311,7 @@ def first_day(stack, probes, check, run, work):
         check_proxy(stack, proxy, probes, say)
         taken = deploys(stack, host, proxy, say, run, main_py, original_main, migration)
         backups(stack, host, probes, say, run, taken)
+        check_cron_line(stack, host, say, compose_binary)
         check_drill_and_health(stack, host, say, run)
     finally:
         with open(main_py, "w") as f:
@@ -563,6 +565,52 @@ def backups(stack, host, probes, say, run, latest):
     stack.compose("start", "vectors", timeout=120)
     state = stack.wait_healthy(["vectors"])
     say("the vector store is healthy again", state.get("vectors") == "healthy", repr(state))
+
+
+def check_cron_line(stack, host, say, compose_binary):
+    """The backup crontab's line, run verbatim as cron runs it: /bin/sh -c
+    LINE with cron's environment (HOME, LOGNAME, SHELL, PATH) and the
+    crontab's assignments, in a private mount namespace whose /var/backups,
+    /var/log and /usr/local/bin are test folders (the aws stand-in there)
+    and whose /usr/local/lib/docker/cli-plugins holds Compose v2, where a
+    host that has it installed system-wide has it."""
+    crontab = open(os.path.join(stack.out, "backup", "crontab")).read()
+    assignments, entries = {}, []
+    for line in crontab.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", line)
+        if m:
+            assignments[m.group(1)] = m.group(2)
+        else:
+            entries.append(line)
+    if not say("the backup crontab has one line, run as root", len(entries) == 1 and entries[0].split()[5] == "root", crontab):
+        return
+    command = entries[0].split(None, 6)[6].replace("\\%", "%")
+    cron = host.path("cron-run")
+    bindir, backups, logs = (os.path.join(cron, d) for d in ("usr-local-bin", "var-backups", "var-log"))
+    for d in (bindir, backups, logs):
+        os.makedirs(d)
+    shutil.copy2(os.path.join(E2E, "stand-ins", "aws"), os.path.join(bindir, "aws"))
+    with open(os.path.join(bindir, "standin-env.json"), "w") as f:
+        json.dump({"STANDIN_LOG": host.env["STANDIN_LOG"], "STANDIN_S3_DIR": host.env["STANDIN_S3_DIR"]}, f)
+    mount = ('mount --bind "$1" /usr/local/bin && mount --bind "$2" /var/backups && mount --bind "$3" /var/log'
+             ' && mount -t tmpfs tmpfs /usr/local/lib && mkdir -p /usr/local/lib/docker/cli-plugins'
+             ' && ln -s "$4" /usr/local/lib/docker/cli-plugins/docker-compose && shift 4 && exec env -i "$@"')
+    env = {"HOME": "/root", "LOGNAME": "root", "SHELL": "/bin/sh", "PATH": "/usr/bin:/bin", **assignments}
+    argv = (["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", mount, "sh", bindir, backups, logs,
+             compose_binary] + ["%s=%s" % kv for kv in env.items()] + ["/bin/sh", "-c", command])
+    code, out, err = subprocess_run(argv, "/", None, 600)
+    log_path = os.path.join(logs, "rag-engine-backup.log")
+    log = open(log_path).read() if os.path.exists(log_path) else "(no log)"
+    say("the backup cron line, run verbatim with cron's environment, exits 0", code == 0,
+        "exit %s %s; log: %s" % (code, (out + err)[-500:], log[-1500:]))
+    root = os.path.join(backups, "rag-engine")
+    dirs = dated_dirs(root)
+    kept = sorted(os.listdir(os.path.join(root, dirs[-1]))) if dirs else []
+    say("... and a backup of every store appears in /var/backups/rag-engine, its log in /var/log/rag-engine-backup.log",
+        kept == ["_secrets", "api", "cache", "db", "vectors"] and "backup complete" in log, repr((dirs, kept)))
 
 
 def check_drill_and_health(stack, host, say, run):
