@@ -68,7 +68,7 @@ fn env_values(dir: &Path) -> indexmap::IndexMap<String, String> {
     secrets::parse_env(&fs::read_to_string(dir.join(".env.production")).unwrap())
 }
 
-fn codes(problems: &[disk::Problem]) -> Vec<&str> {
+fn codes(problems: &[ragc::diag::Diagnostic]) -> Vec<&str> {
     problems.iter().map(|p| p.code.as_str()).collect()
 }
 
@@ -110,7 +110,7 @@ fn a_hand_edit_is_refused_and_nothing_else_changes() {
     let Err(WriteError::Refused(problems)) = write::write(&next, dir.path()) else { panic!("a hand edit must be refused") };
     assert_eq!(codes(&problems), ["E0601"]);
     assert!(problems[0].message.contains("compose.production.yaml was edited by hand"), "{}", problems[0].message);
-    assert!(problems[0].help.contains("--force") && problems[0].help.contains(".ragc-keep"), "{}", problems[0].help);
+    assert!(problems[0].help[0].contains("--force") && problems[0].help[0].contains(".ragc-keep"), "{}", problems[0].help[0]);
     assert_eq!(tree(dir.path()), before, "a refused compile changes nothing");
 }
 
@@ -645,7 +645,7 @@ fn an_unwritable_output_directory_is_reported_and_left_alone() {
     let changes = disk::compare(&plan_of(&with_admin()), dir.path()).unwrap();
     let Err(WriteError::Failed(problems)) = write::apply(&changes, false, &mut ReadOnly) else { panic!("must fail") };
     assert_eq!(problems[0].code, "E0603");
-    assert!(problems[0].help.contains("permissions"), "{}", problems[0].help);
+    assert!(problems[0].help[0].contains("permissions"), "{}", problems[0].help[0]);
     assert_eq!(tree(dir.path()), before);
 
     // The real thing, where permissions apply (not to root).

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::diag::{Code, Severity};
+use crate::diag::{Code, Diagnostic, Severity};
 use crate::input::Input;
 use crate::Compilation;
 
@@ -215,7 +215,7 @@ fn lock_out_dir(out_dir: &Path, color: bool) -> Result<crate::plan::lock::DirLoc
 /// The exit code for problems found before writing: 1 when they are the
 /// user's to settle (another stack's directory, a run still going, a secrets
 /// file Compose reads otherwise), else 2: the machine failed.
-fn problem_exit(problems: &[crate::plan::disk::Problem]) -> u8 {
+fn problem_exit(problems: &[Diagnostic]) -> u8 {
     if problems.iter().any(|p| matches!(p.code, Code::E0605 | Code::E0606)) || problems.iter().all(|p| p.code == Code::E0607) {
         EXIT_USER
     } else {
@@ -224,9 +224,8 @@ fn problem_exit(problems: &[crate::plan::disk::Problem]) -> u8 {
 }
 
 /// Prints problems with the output directory, human-readable, to stderr.
-fn report_problems(problems: &[crate::plan::disk::Problem], color: bool) {
-    let diagnostics: Vec<_> = problems.iter().map(crate::plan::disk::Problem::diagnostic).collect();
-    eprint!("{}", crate::diag::Sources::default().render(&diagnostics, color));
+fn report_problems(problems: &[Diagnostic], color: bool) {
+    eprint!("{}", crate::diag::Sources::default().render(problems, color));
 }
 
 /// Reads the stack, or reports why it can't be read.

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{compile_stack, lock_out_dir, problem_exit, report_problems, Compiled, Format, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
+use crate::diag::Diagnostic;
 use crate::model::{Secret, SecretSource, Stack};
-use crate::plan::disk::{self, Change, Changes, Problem, Status};
+use crate::plan::disk::{self, Change, Changes, Status};
 use crate::plan::secrets::{self, RotateError, Rotated};
 use crate::plan::write::{self, NoFaults, WriteError};
 use crate::plan::{Contents, SecretsFile};
@@ -125,16 +126,16 @@ fn run_docker(dir: &Path, args: &[String], input: &str) -> Result<(), String> {
 }
 
 /// The history file's change: its new text (`None`: remove it).
-fn history_change(out_dir: &Path, new: Option<String>) -> Result<Change, Problem> {
+fn history_change(out_dir: &Path, new: Option<String>) -> Result<Change, Diagnostic> {
     let path = out_dir.join(HISTORY);
     let (old, old_mode) = match std::fs::symlink_metadata(&path) {
         Ok(meta) if !meta.is_file() => {
-            return Err(Problem::environment(&path, format!("{} is not a regular file", path.display()), "move it away"));
+            return Err(disk::environment_error(&path, format!("{} is not a regular file", path.display()), "move it away"));
         }
         Ok(meta) => {
             use std::os::unix::fs::PermissionsExt;
             let bytes =
-                std::fs::read(&path).map_err(|e| Problem::environment(&path, format!("can't read it: {e}"), "check its permissions"))?;
+                std::fs::read(&path).map_err(|e| disk::environment_error(&path, format!("can't read it: {e}"), "check its permissions"))?;
             (Some(bytes), Some(meta.permissions().mode() & 0o7777))
         }
         Err(_) => (None, None),
@@ -194,7 +195,7 @@ pub fn run(args: &RotateArgs, color: bool) -> u8 {
         None => false,
         Some(Ok(holds)) => holds,
         Some(Err(e)) => {
-            report_problems(&[Problem::unreadable_env(&history_path, &e)], color);
+            report_problems(&[disk::unreadable_env(&history_path, &e)], color);
             return EXIT_USER;
         }
     };
@@ -315,7 +316,7 @@ fn existing_env(current: &Change, changes: &Changes, env_path: &Path, color: boo
         }
         (Status::Foreign, _) => {
             report_problems(
-                &changes.refusals().into_iter().filter(|p| p.file == env_path.display().to_string()).collect::<Vec<_>>(),
+                &changes.refusals().into_iter().filter(|p| p.path == Some(env_path.display().to_string())).collect::<Vec<_>>(),
                 color,
             );
             Err(EXIT_USER)
@@ -338,7 +339,7 @@ fn rotate_in(file: &SecretsFile, existing: &str, var: &str, env_path: &Path, col
             Err(EXIT_INTERNAL)
         }
         Err(RotateError::Unreadable(e)) => {
-            report_problems(&[Problem::unreadable_env(env_path, &e)], color);
+            report_problems(&[disk::unreadable_env(env_path, &e)], color);
             Err(EXIT_USER)
         }
         Err(RotateError::Unknown | RotateError::Required) => Err(EXIT_USER),

@@ -11,13 +11,13 @@
 //! kernel releases a `flock` when its descriptor is closed, also on a crash
 //! or `kill -9`).
 
-use crate::diag::Code;
+use crate::diag::{Code, Diagnostic};
 use std::fs;
 use std::io::{self, ErrorKind};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::disk::{self, Problem};
+use super::disk;
 
 /// How long a run waits for another to finish by default; `RAGC_LOCK_TIMEOUT`
 /// (seconds) changes it in the CLI.
@@ -36,9 +36,9 @@ pub struct DirLock {
 /// # Errors
 /// The directory is a link or can't be created (E0603), or another run
 /// held the lock for longer than `wait` (E0606).
-pub fn lock(out_dir: &Path, wait: Duration, waiting: impl FnOnce()) -> Result<DirLock, Problem> {
+pub fn lock(out_dir: &Path, wait: Duration, waiting: impl FnOnce()) -> Result<DirLock, Diagnostic> {
     let unusable = |e: io::Error| {
-        Problem::environment(
+        disk::environment_error(
             out_dir,
             format!("can't use the output directory {}: {e}", out_dir.display()),
             "check the permissions of the output directory, or choose another with -o",
@@ -48,7 +48,7 @@ pub fn lock(out_dir: &Path, wait: Duration, waiting: impl FnOnce()) -> Result<Di
     match fs::symlink_metadata(&plain) {
         Ok(meta) if meta.file_type().is_symlink() => return Err(disk::out_dir_is_a_link(out_dir)),
         Ok(meta) if !meta.is_dir() => {
-            return Err(Problem::environment(
+            return Err(disk::environment_error(
                 out_dir,
                 format!("the output directory {} is not a directory", out_dir.display()),
                 "choose another output directory with -o, or move the file away",
@@ -79,15 +79,15 @@ pub fn lock(out_dir: &Path, wait: Duration, waiting: impl FnOnce()) -> Result<Di
             waiting();
         }
         if start.elapsed() >= wait {
-            return Err(Problem {
-                code: Code::E0606,
-                file: out_dir.display().to_string(),
-                message: format!("another ragc has been writing to {} for over {} s", out_dir.display(), wait.as_secs()),
-                help: format!(
+            return Err(Diagnostic::at_path(
+                Code::E0606,
+                format!("another ragc has been writing to {} for over {} s", out_dir.display(), wait.as_secs()),
+                out_dir.display().to_string(),
+                format!(
                     "wait for it to finish and run the command again (`fuser -v {}` shows the process), or set RAGC_LOCK_TIMEOUT to wait longer (seconds)",
                     out_dir.display()
                 ),
-            });
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }

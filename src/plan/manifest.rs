@@ -8,9 +8,9 @@
 
 use std::path::Path;
 
-use super::disk::{escape_name, is_ragc_scratch, Change, Problem, Status};
+use super::disk::{escape_name, is_ragc_scratch, Change, Status};
 use super::Plan;
-use crate::diag::Code;
+use crate::diag::{Code, Diagnostic};
 
 /// The output directory's manifest: the stack it belongs to and the files
 /// ragc wrote in it, the only ones a later compile may remove.
@@ -96,17 +96,17 @@ pub(super) fn manifest_change(old: Option<(Vec<u8>, Option<u32>)>, plan: &Plan) 
 }
 
 /// E0605: the directory holds another stack's output.
-pub(super) fn another_stack(out_dir: &Path, other: &str, stack: &str, manifest: &Path) -> Problem {
+pub(super) fn another_stack(out_dir: &Path, other: &str, stack: &str, manifest: &Path) -> Diagnostic {
     let other = escape_name(other);
-    Problem {
-        code: Code::E0605,
-        file: out_dir.display().to_string(),
-        message: format!("{} holds the output of stack `{other}`, not of `{stack}`", out_dir.display()),
-        help: format!(
+    Diagnostic::at_path(
+        Code::E0605,
+        format!("{} holds the output of stack `{other}`, not of `{stack}`", out_dir.display()),
+        out_dir.display().to_string(),
+        format!(
             "compile each stack into its own directory (`-o DIR`); to give this one to `{stack}`, first remove the files of `{other}` and {}",
             manifest.display()
         ),
-    }
+    )
 }
 
 /// The stack an env file ragc wrote belongs to, from its first line

@@ -21,8 +21,9 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempPath;
 
-use super::disk::{self, Change, Changes, Problem, Status, BACKUP_PREFIX, KEEP_SUFFIX, MANIFEST, TEMP_PREFIX};
+use super::disk::{self, Change, Changes, Status, BACKUP_PREFIX, KEEP_SUFFIX, MANIFEST, TEMP_PREFIX};
 use super::Plan;
+use crate::diag::Diagnostic;
 
 /// Staged files are written in blocks of this size, so that a fault can
 /// strike in the middle of a file.
@@ -64,9 +65,9 @@ pub struct Applied {
 #[derive(Debug)]
 pub enum WriteError {
     /// Files edited by hand or not made by ragc, and no `--force` (E0601, E0602).
-    Refused(Vec<Problem>),
+    Refused(Vec<Diagnostic>),
     /// The output directory or the machine failed (E0603); nothing changed.
-    Failed(Vec<Problem>),
+    Failed(Vec<Diagnostic>),
 }
 
 /// Compares `plan` with `out_dir` and writes it, refusing to touch hand
@@ -139,7 +140,7 @@ pub fn apply(changes: &Changes, force: bool, faults: &mut dyn Faults) -> Result<
                 let mut problem = io_problem(&target, "can't move the new file into place", &error);
                 if !stranded.is_empty() {
                     let list: Vec<String> = stranded.iter().map(|p| p.display().to_string()).collect();
-                    problem.help = format!("some old files could not be put back; they are kept as {}", list.join(", "));
+                    problem.help = vec![format!("some old files could not be put back; they are kept as {}", list.join(", "))];
                 }
                 return Err(WriteError::Failed(vec![problem]));
             }
@@ -170,7 +171,7 @@ fn stage(
     created_dirs: &mut Vec<PathBuf>,
     ops: &mut Vec<Op>,
     applied: &mut Applied,
-) -> Result<(), Problem> {
+) -> Result<(), Diagnostic> {
     for change in pending {
         let target = out_dir.join(&change.path);
         let dir = target.parent().unwrap_or(out_dir).to_path_buf();
@@ -236,7 +237,7 @@ fn staged_file(dir: &Path, target: &Path, bytes: &[u8], mode: u32, faults: &mut 
 /// hard link costs no space; where links aren't supported, a copy. Fails
 /// when the file no longer holds the bytes the comparison read: someone
 /// changed it meanwhile, and what they wrote must not be lost.
-fn backup(target: &Path, dir: &Path, old: &[u8], old_mode: Option<u32>) -> Result<TempPath, Problem> {
+fn backup(target: &Path, dir: &Path, old: &[u8], old_mode: Option<u32>) -> Result<TempPath, Diagnostic> {
     let failed = |e: io::Error| io_problem(target, "can't keep the old file while writing", &e);
     let linked = tempfile::Builder::new().prefix(BACKUP_PREFIX).make_in(dir, |path| fs::hard_link(target, path));
     let path = match linked {
@@ -256,7 +257,7 @@ fn backup(target: &Path, dir: &Path, old: &[u8], old_mode: Option<u32>) -> Resul
     #[cfg(not(unix))]
     let _ = old_mode;
     if fs::read(&path).map_err(failed)? != old {
-        return Err(Problem::environment(
+        return Err(disk::environment_error(
             target,
             format!("{} changed while ragc was running", target.display()),
             "nothing was changed: run the command again",
@@ -449,7 +450,7 @@ fn relative(out_dir: &Path, path: &Path) -> String {
 }
 
 /// An IO error as a diagnostic, named for what the user can do about it.
-fn io_problem(path: &Path, doing: &str, error: &io::Error) -> Problem {
+fn io_problem(path: &Path, doing: &str, error: &io::Error) -> Diagnostic {
     let (what, help) = match error.kind() {
         ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
             ("the disk is full".to_string(), "free some space, then run the command again; nothing was changed")
@@ -461,5 +462,5 @@ fn io_problem(path: &Path, doing: &str, error: &io::Error) -> Problem {
         ErrorKind::NotADirectory => (error.to_string(), "move the file away: ragc needs a directory there; nothing was changed"),
         _ => (error.to_string(), "nothing was changed; fix the cause and run the command again"),
     };
-    Problem::environment(path, format!("{doing} {}: {what}", path.display()), help)
+    disk::environment_error(path, format!("{doing} {}: {what}", path.display()), help)
 }
