@@ -182,13 +182,6 @@ proptest! {
         prop_assert_eq!(read_compose_scalar(&out), text);
     }
 
-    /// yaml_quote alone (volume targets, names): plain YAML.
-    #[test]
-    fn yaml_quote_reads_back(text in hostile()) {
-        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&format!("k: {}\n", filters::yaml_quote(&text))).unwrap();
-        prop_assert_eq!(doc.get("k").and_then(serde_yaml_ng::Value::as_str), Some(text.as_str()));
-    }
-
     /// dotenv: the value `.env.production` holds, read back by Compose's rules.
     #[test]
     fn dotenv_quote_reads_back_by_compose_rules(text in hostile_text()) {

@@ -96,21 +96,13 @@ pub fn write_plain<'a, W: fmt::Write + ?Sized>(out: &mut W, pieces: impl Iterato
     Ok(())
 }
 
-/// A YAML double-quoted scalar that every YAML parser reads back byte for
-/// byte: `"` and `\\` escaped, and every character YAML does not allow raw
-/// (controls, surrogates, U+FFFE/U+FFFF) or would fold as a line break (NEL,
-/// U+2028, U+2029) or drop as a byte order mark (U+FEFF) written as an escape.
-pub fn yaml_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    write_yaml_escaped(&mut out, text, false).expect("writing to a String never fails");
-    out.push('"');
-    out
-}
-
-/// The inside of a YAML double-quoted scalar, with every `$` doubled when
-/// `double_dollars` is set (Compose's escape, applied in the same pass).
-/// Runs of plain characters are written in one piece.
+/// The inside of a YAML double-quoted scalar that every YAML parser reads
+/// back byte for byte: `"` and `\\` escaped, and every character YAML does
+/// not allow raw (controls, surrogates, U+FFFE/U+FFFF) or would fold as a
+/// line break (NEL, U+2028, U+2029) or drop as a byte order mark (U+FEFF)
+/// written as an escape; every `$` doubled when `double_dollars` is set
+/// (Compose's escape, applied in the same pass). Runs of plain characters
+/// are written in one piece.
 fn write_yaml_escaped<W: fmt::Write + ?Sized>(out: &mut W, text: &str, double_dollars: bool) -> fmt::Result {
     let mut plain = 0;
     for (at, ch) in text.char_indices() {
@@ -235,6 +227,19 @@ pub fn exec_form(value: &Value) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // A secret's `${VAR:?...}` is written without doubling its `$`: that
+    // path of the escape must read back as plain YAML on its own.
+    proptest::proptest! {
+        #[test]
+        fn a_yaml_escaped_scalar_reads_back(text in proptest::prelude::any::<String>()) {
+            let mut quoted = String::from("k: \"");
+            write_yaml_escaped(&mut quoted, &text, false).unwrap();
+            quoted.push_str("\"\n");
+            let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&quoted).unwrap();
+            proptest::prop_assert_eq!(doc.get("k").and_then(serde_yaml_ng::Value::as_str), Some(text.as_str()));
+        }
+    }
 
     #[test]
     fn compose_escapes_dollars_and_quotes() {
