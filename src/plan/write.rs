@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 
 use super::disk::{self, Change, Changes, Status, BACKUP_PREFIX, KEEP_SUFFIX, MANIFEST, TEMP_PREFIX};
-use super::Plan;
 use crate::diag::Diagnostic;
 
 /// Staged files are written in blocks of this size, so that a fault can
@@ -68,16 +67,6 @@ pub enum WriteError {
     Refused(Vec<Diagnostic>),
     /// The output directory or the machine failed (E0603); nothing changed.
     Failed(Vec<Diagnostic>),
-}
-
-/// Compares `plan` with `out_dir` and writes it, refusing to touch hand
-/// edits and foreign files: `ragc compile` without `--force`.
-///
-/// # Errors
-/// See [`WriteError`]; on any error, nothing under `out_dir` changed.
-pub fn write(plan: &Plan, out_dir: &Path) -> Result<Applied, WriteError> {
-    let changes = disk::compare(plan, out_dir).map_err(WriteError::Failed)?;
-    apply(&changes, false, &mut NoFaults)
 }
 
 /// One step of the commit, staged in full beforehand.

@@ -31,12 +31,6 @@ impl Span {
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
-
-    /// The smallest span covering both.
-    #[must_use]
-    pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
-    }
 }
 
 /// Largest source file ragc reads; bigger input is a diagnostic, not minutes of work.
