@@ -6,6 +6,7 @@ crashed (the crash is printed as a FAIL line too, so it is counted).
 """
 
 import os
+import re
 import socket
 import sys
 import traceback
@@ -43,6 +44,22 @@ class Suite:
             print(f"FAIL {self.name}: the suite crashed -- \n     | {tb}", flush=True)
             return 2
         return 1 if self.failed else 0
+
+
+def crontab_parts(text):
+    """A crontab's variable assignments ({NAME: value}) and its schedule lines,
+    as cron reads them (blank lines and comments skipped)."""
+    assignments, entries = {}, []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", line)
+        if m:
+            assignments[m.group(1)] = m.group(2)
+        else:
+            entries.append(line)
+    return assignments, entries
 
 
 def free_port():

@@ -235,13 +235,23 @@ def body(t):
         t.eq("the subjectAltName is the domain", cert.get("subjectAltName"), (("DNS", domain),))
         t.eq("the served serial is the one certbot wrote", cert["serialNumber"].upper(), file_serial(paths["ssl_certificate"]))
         ctx = ssl.create_default_context(cafile=root)
-        conn = http.client.HTTPSConnection(domain, https_port, context=ctx, timeout=10)
-        conn.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", https_port), timeout=10), server_hostname=domain)
-        conn.request("GET", "/after-tls", headers={"Host": domain})
-        r = conn.getresponse()
-        data = r.read()
-        t.check("HTTPS requests now reach the app", r.status == 200 and json.loads(data)["path"] == "/after-tls",
-                (r.status, data[:200]))
+
+        def after_tls():
+            """GET /after-tls, or None while an old worker of the reload (which
+            has no TLS server for the domain yet) takes the connection."""
+            conn = http.client.HTTPSConnection(domain, https_port, context=ctx, timeout=10)
+            try:
+                conn.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", https_port), timeout=10),
+                                            server_hostname=domain)
+            except ssl.SSLError:
+                return None
+            conn.request("GET", "/after-tls", headers={"Host": domain})
+            r = conn.getresponse()
+            return r.status, r.read()
+
+        status, data = retry(after_tls) or (None, b"")
+        t.check("HTTPS requests now reach the app", status == 200 and json.loads(data)["path"] == "/after-tls",
+                (status, data[:200]))
 
         # --- 4. renewal: the saved hook, then an explicit --deploy-hook ------------
         renewal_conf = os.path.join(live, "renewal", f"{domain}.conf")

@@ -45,7 +45,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import free_port, main  # noqa: E402
+from harness import crontab_parts, free_port, main  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PGBIN = os.environ.get("RAGC_PGBIN", "/usr/lib/postgresql/15/bin")
@@ -1001,16 +1001,7 @@ def cron_check(t, base, standin_env):
     if not t.check("the crontab names its stack", stack is not None, crontab[:300]):
         return
     stack = stack.group(1)
-    assignments, entries = {}, []
-    for line in crontab.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", line)
-        if m:
-            assignments[m.group(1)] = m.group(2)
-        else:
-            entries.append(line)
+    assignments, entries = crontab_parts(crontab)
     if not t.eq("the crontab has one schedule line (all the flagship's services back up at 02:00)", len(entries), 1):
         return
     fields = entries[0].split(None, 6)

@@ -47,7 +47,7 @@ import urllib.request
 
 E2E = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e")
 sys.path.insert(0, E2E)
-from harness import free_port, wait_port  # noqa: E402
+from harness import crontab_parts, free_port, wait_port  # noqa: E402
 from nginxrun import rewrite, stop_group  # noqa: E402
 
 HTTP_PORT, HTTPS_PORT = 80, 443
@@ -575,16 +575,7 @@ def check_cron_line(stack, host, say, compose_binary):
     and whose /usr/local/lib/docker/cli-plugins holds Compose v2, where a
     host that has it installed system-wide has it."""
     crontab = open(os.path.join(stack.out, "backup", "crontab")).read()
-    assignments, entries = {}, []
-    for line in crontab.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", line)
-        if m:
-            assignments[m.group(1)] = m.group(2)
-        else:
-            entries.append(line)
+    assignments, entries = crontab_parts(crontab)
     if not say("the backup crontab has one line, run as root", len(entries) == 1 and entries[0].split()[5] == "root", crontab):
         return
     command = entries[0].split(None, 6)[6].replace("\\%", "%")
