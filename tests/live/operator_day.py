@@ -291,7 +291,7 @@ def dated_dirs(root):
     return sorted(d for d in os.listdir(root) if re.fullmatch(r"\d{8}T\d{6}Z", d)) if os.path.isdir(root) else []
 
 
-def first_day(stack, probes, check, run, compose_binary):
+def first_day(stack, probes, check, compose_binary):
     """Runs the whole day; every assertion goes through `check`."""
     name = stack.name + ": operator"
     host = Host(stack.env)
@@ -306,13 +306,13 @@ def first_day(stack, probes, check, run, compose_binary):
             return
         domain = re.search(r"^\s*server_name\s+([^;\s]+);", open(os.path.join(out, "nginx", "rag-engine.conf")).read(), re.M).group(1)
         proxy = Proxy(domain, host.root_ca)
-        if not install(stack, host, proxy, say, run):
+        if not install(stack, host, proxy, say):
             return
         check_proxy(stack, proxy, probes, say)
-        taken = deploys(stack, host, proxy, say, run, main_py, original_main, migration)
-        backups(stack, host, probes, say, run, taken)
+        taken = deploys(stack, host, proxy, say, main_py, original_main, migration)
+        backups(stack, host, probes, say, taken)
         check_cron_line(stack, host, say, compose_binary)
-        check_drill_and_health(stack, host, say, run)
+        check_drill_and_health(stack, host, say)
     finally:
         with open(main_py, "w") as f:
             f.write(original_main)
@@ -334,7 +334,7 @@ def subprocess_run(argv, cwd, env, timeout):
         return 124, e.stdout or "", (e.stderr or "") + "\n(timed out after %ss)" % timeout
 
 
-def install(stack, host, proxy, say, run):
+def install(stack, host, proxy, say):
     out = stack.out
     nginx_files = [os.path.join(out, "nginx", f) for f in sorted(os.listdir(os.path.join(out, "nginx")))]
     originals = {path: open(path).read() for path in nginx_files}
@@ -450,7 +450,7 @@ def timed_deploy(stack, host, proxy, argv):
     return code, log, seconds, loop.stop()
 
 
-def deploys(stack, host, proxy, say, run, main_py, original_main, migration):
+def deploys(stack, host, proxy, say, main_py, original_main, migration):
     ops = os.path.join(stack.out, "ops")
 
     def status():
@@ -487,7 +487,7 @@ def deploys(stack, host, proxy, say, run, main_py, original_main, migration):
         and "live-v1 kept serving" in log, log[-2500:])
     say("  live-v2: %d requests through the proxy during the %.0f s failed deploy, %d failed (longest gap %.1f s)"
         % (n, seconds, failed, v2_gap), n > 0 and failed == 0, "a failed deploy interrupted the service")
-    _, left, _ = run(["/usr/bin/docker", "ps", "-aq", "--filter", "name=rag-engine-trial-"])
+    _, left, _ = subprocess_run(["/usr/bin/docker", "ps", "-aq", "--filter", "name=rag-engine-trial-"], None, None, 60)
     say("the trial's containers are gone", not left.strip(), left)
     new = [d for d in dated_dirs(host.backups) if d not in before]
     kept = sorted(os.listdir(os.path.join(host.backups, new[-1]))) if new else []
@@ -528,7 +528,7 @@ def deploys(stack, host, proxy, say, run, main_py, original_main, migration):
     return taken
 
 
-def backups(stack, host, probes, say, run, latest):
+def backups(stack, host, probes, say, latest):
     """The backup ops/deploy took before live-v2, restored after every
     volume and the secrets are gone: the data is as it was then (the
     operator's restore after a bad release)."""
@@ -604,7 +604,7 @@ def check_cron_line(stack, host, say, compose_binary):
         kept == ["_secrets", "api", "cache", "db", "vectors"] and "backup complete" in log, repr((dirs, kept)))
 
 
-def check_drill_and_health(stack, host, say, run):
+def check_drill_and_health(stack, host, say):
     out = stack.out
     code, log = script(host, stack, [os.path.join(out, "ops", "restore-drill")])
     say("ops/restore-drill restores the newest backups into a scratch project and passes", code == 0 and "FAIL" not in log,
@@ -617,5 +617,6 @@ def check_drill_and_health(stack, host, say, run):
         f.truncate(os.path.getsize(dump) // 2)
     code, log = script(host, stack, [os.path.join(out, "ops", "restore-drill")])
     say("ops/restore-drill fails on a truncated PostgreSQL dump", code != 0 and "FAIL" in log, log[-2000:])
-    _, left, _ = run(["/usr/bin/docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project=rag-engine-drill"])
+    _, left, _ = subprocess_run(["/usr/bin/docker", "ps", "-a", "-q", "--filter",
+                                 "label=com.docker.compose.project=rag-engine-drill"], None, None, 60)
     say("the drill's scratch project is gone after each run", not left.strip(), left)
